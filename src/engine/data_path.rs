@@ -1,0 +1,46 @@
+//! Dotted paths into case data: `risk_level`, `consent.expiry_date`.
+
+use serde_json::{Map, Value};
+
+pub fn get<'a>(data: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.').try_fold(data, |value, key| value.get(key))
+}
+
+/// Sets `path`, creating objects on the way; a non-object in the way is replaced.
+pub fn set(data: &mut Value, path: &str, new: Value) {
+    let mut current = data;
+    let mut keys = path.split('.').peekable();
+    while let Some(key) = keys.next() {
+        if !current.is_object() {
+            *current = Value::Object(Map::new());
+        }
+        let Value::Object(object) = current else {
+            return;
+        };
+        if keys.peek().is_none() {
+            object.insert(key.to_owned(), new);
+            return;
+        }
+        current = object.entry(key.to_owned()).or_insert(Value::Null);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn sets_and_gets_nested_fields() {
+        let mut data = json!({"client": {"name": "Aroha"}});
+        set(&mut data, "consent.expiry_date", json!("2026-01-01"));
+        set(&mut data, "client.risk", json!("low"));
+        assert_eq!(
+            get(&data, "consent.expiry_date"),
+            Some(&json!("2026-01-01"))
+        );
+        assert_eq!(get(&data, "client.name"), Some(&json!("Aroha")));
+        assert_eq!(get(&data, "client.risk"), Some(&json!("low")));
+        assert_eq!(get(&data, "client.missing"), None);
+    }
+}

@@ -1,0 +1,445 @@
+//! The engine proper: opening a case, firing a transition, a deadline falling
+//! due and listing what a user may do. Pure functions of (definition, case,
+//! form, actor, clock); effects are returned, never performed.
+
+use chrono::{DateTime, NaiveTime, Utc};
+use rhai::Dynamic;
+use serde_json::Value;
+
+use super::data_path;
+use super::definition::{DeadlineAction, DeadlineWhen, Definition, Notify, Target, Transition};
+use super::outcome::{Availability, Change, Effect, Outcome, Refusal};
+use crate::forms::FieldError;
+use crate::rules::{Actor, Bindings, RuleError, Rules, Script, to_json};
+
+/// The case as the engine needs it.
+#[derive(Debug, Clone, Copy)]
+pub struct CaseView<'a> {
+    pub state: &'a str,
+    pub data: &'a Value,
+}
+
+/// Opens a case in the initial state: validates its data and schedules that state's deadlines.
+pub fn start(
+    definition: &Definition,
+    data: Value,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<Outcome, Refusal> {
+    let data = if data.is_null() {
+        Value::Object(serde_json::Map::new())
+    } else {
+        data
+    };
+    if !data.is_object() {
+        return Err(Refusal::InvalidCase(vec![FieldError {
+            path: String::new(),
+            message: "case data must be an object of fields".to_owned(),
+        }]));
+    }
+    check_case(definition, &data)?;
+    let mut bindings = Bindings::new(&data, &Value::Null, actor, now);
+    let mut outcome = Outcome {
+        transition: None,
+        from: None,
+        to: definition.initial.clone(),
+        data,
+        changes: Vec::new(),
+        effects: Vec::new(),
+        warnings: Vec::new(),
+    };
+    schedule_deadlines(
+        definition,
+        &definition.initial,
+        &mut bindings,
+        now,
+        &mut outcome,
+    );
+    Ok(outcome)
+}
+
+/// Fires `transition` on `case` for `actor` at `now`.
+pub fn fire(
+    definition: &Definition,
+    case: CaseView<'_>,
+    transition: &str,
+    form: &Value,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<Outcome, Refusal> {
+    let transition = definition
+        .transitions
+        .get(transition)
+        .ok_or_else(|| Refusal::UnknownTransition(transition.to_owned()))?;
+    check_may_fire(definition, case, transition, actor)?;
+    check_form(transition, form)?;
+    let rules = &definition.rules;
+    let mut bindings = Bindings::new(case.data, form, actor, now);
+    if let Some(guard) = &transition.guard {
+        let verdict = rules
+            .eval(&guard.script, &mut bindings)
+            .map_err(rule_refusal)?;
+        let reasons = guard_reasons(transition, &verdict).map_err(Refusal::Rule)?;
+        if !reasons.is_empty() {
+            return Err(Refusal::Guard(reasons));
+        }
+    }
+
+    let mut data = case.data.clone();
+    let mut changes = Vec::new();
+    for (path, script) in &transition.set {
+        let value = rules
+            .eval(script, &mut bindings)
+            .and_then(|v| to_json(&v))
+            .map_err(|error| Refusal::Rule(format!("`set: {path}`: {}", error.message)))?;
+        let old = data_path::get(&data, path).cloned().unwrap_or(Value::Null);
+        if old != value {
+            data_path::set(&mut data, path, value.clone());
+            changes.push(Change {
+                path: path.clone(),
+                old,
+                new: value,
+            });
+            bindings.set_case(&data);
+        }
+    }
+    if !changes.is_empty() {
+        check_case(definition, &data)?;
+    }
+    let to = target(rules, &transition.to, &mut bindings)?;
+
+    let mut outcome = Outcome {
+        transition: Some(transition.name.clone()),
+        from: Some(case.state.to_owned()),
+        to: to.clone(),
+        data,
+        changes,
+        effects: Vec::new(),
+        warnings: Vec::new(),
+    };
+    if to != case.state {
+        outcome.effects.push(Effect::CancelDeadlines {
+            state: case.state.to_owned(),
+        });
+        schedule_deadlines(definition, &to, &mut bindings, now, &mut outcome);
+    }
+    for notify in &transition.notify {
+        outcome
+            .effects
+            .push(notify_effect(rules, notify, &mut bindings)?);
+    }
+    for start in &transition.start {
+        let mut case_data = Value::Object(serde_json::Map::new());
+        for (field, script) in &start.data {
+            let value = rules
+                .eval(script, &mut bindings)
+                .and_then(|v| to_json(&v))
+                .map_err(|error| {
+                    Refusal::Rule(format!(
+                        "`start {}: {field}`: {}",
+                        start.workflow, error.message
+                    ))
+                })?;
+            data_path::set(&mut case_data, field, value);
+        }
+        outcome.effects.push(Effect::StartCase {
+            workflow: start.workflow.clone(),
+            data: case_data,
+        });
+    }
+    Ok(outcome)
+}
+
+/// What became of a deadline that fell due.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeadlineResult {
+    /// The case has left the state since; nothing to do.
+    Stale,
+    Notify(Effect),
+    Fired(Outcome),
+}
+
+/// The deadline `index` of `state` fell due at `now`; the system acts on it.
+pub fn deadline_due(
+    definition: &Definition,
+    case: CaseView<'_>,
+    state: &str,
+    index: usize,
+    now: DateTime<Utc>,
+) -> Result<DeadlineResult, Refusal> {
+    let deadline = definition
+        .states
+        .get(state)
+        .and_then(|s| s.deadlines.get(index));
+    let Some(deadline) = deadline.filter(|_| case.state == state) else {
+        return Ok(DeadlineResult::Stale);
+    };
+    let system = Actor::system();
+    match &deadline.action {
+        DeadlineAction::Fire(transition) => {
+            fire(definition, case, transition, &Value::Null, &system, now)
+                .map(DeadlineResult::Fired)
+        }
+        DeadlineAction::Notify(notify) => {
+            let mut bindings = Bindings::new(case.data, &Value::Null, &system, now);
+            notify_effect(&definition.rules, notify, &mut bindings).map(DeadlineResult::Notify)
+        }
+    }
+}
+
+/// Every transition leaving the case's state, with whether `actor` may fire it now and why not.
+/// A guard that reads the form is judged only when the form is sent.
+pub fn available(
+    definition: &Definition,
+    case: CaseView<'_>,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Vec<Availability> {
+    let mut bindings = Bindings::new(case.data, &Value::Null, actor, now);
+    definition
+        .transitions_from(case.state)
+        .map(|transition| {
+            let mut reasons = Vec::new();
+            if let Err(refusal) = check_may_fire(definition, case, transition, actor) {
+                reasons.push(refusal.to_string());
+            } else if let Some(guard) = transition.guard.as_ref().filter(|guard| !guard.reads_form)
+            {
+                match definition.rules.eval(&guard.script, &mut bindings) {
+                    Ok(verdict) => match guard_reasons(transition, &verdict) {
+                        Ok(found) => reasons.extend(found),
+                        Err(message) => reasons.push(message),
+                    },
+                    Err(error) => reasons.push(format!("a rule failed: {}", error.message)),
+                }
+            }
+            Availability {
+                name: transition.name.clone(),
+                title: transition.title.clone(),
+                allowed: reasons.is_empty(),
+                reasons,
+                form: transition.form.as_ref().map(|form| form.name().to_owned()),
+            }
+        })
+        .collect()
+}
+
+fn check_may_fire(
+    definition: &Definition,
+    case: CaseView<'_>,
+    transition: &Transition,
+    actor: &Actor,
+) -> Result<(), Refusal> {
+    if definition
+        .states
+        .get(case.state)
+        .is_some_and(|state| state.terminal)
+    {
+        return Err(Refusal::Terminal {
+            state: case.state.to_owned(),
+        });
+    }
+    if !transition.from.iter().any(|from| from == case.state) {
+        return Err(Refusal::WrongState {
+            transition: transition.name.clone(),
+            state: case.state.to_owned(),
+            from: transition.from.clone(),
+        });
+    }
+    if let Some(required) = &transition.roles
+        && !actor.system
+        && !required.iter().any(|role| actor.roles.contains(role))
+    {
+        return Err(Refusal::Forbidden {
+            transition: transition.name.clone(),
+            required: required.clone(),
+        });
+    }
+    Ok(())
+}
+
+fn check_form(transition: &Transition, form: &Value) -> Result<(), Refusal> {
+    match &transition.form {
+        Some(schema) => {
+            let errors = schema.validate(form);
+            if errors.is_empty() {
+                Ok(())
+            } else {
+                Err(Refusal::InvalidForm(errors))
+            }
+        }
+        None if form.is_null() || form.as_object().is_some_and(serde_json::Map::is_empty) => Ok(()),
+        None => Err(Refusal::InvalidForm(vec![FieldError {
+            path: String::new(),
+            message: format!("“{}” takes no form", transition.title),
+        }])),
+    }
+}
+
+fn check_case(definition: &Definition, data: &Value) -> Result<(), Refusal> {
+    match &definition.case_schema {
+        Some(schema) => {
+            let errors = schema.validate(data);
+            if errors.is_empty() {
+                Ok(())
+            } else {
+                Err(Refusal::InvalidCase(errors))
+            }
+        }
+        None => Ok(()),
+    }
+}
+
+fn rule_refusal(error: RuleError) -> Refusal {
+    Refusal::Rule(error.message)
+}
+
+/// `true` or an empty reason allows; `false` or reasons refuse; anything else is a broken guard.
+fn guard_reasons(transition: &Transition, verdict: &Dynamic) -> Result<Vec<String>, String> {
+    if let Ok(allowed) = verdict.as_bool() {
+        return Ok(if allowed {
+            Vec::new()
+        } else {
+            vec![format!(
+                "the conditions for “{}” are not met",
+                transition.title
+            )]
+        });
+    }
+    if verdict.is_string() {
+        let reason = verdict.to_string();
+        return Ok(if reason.trim().is_empty() {
+            Vec::new()
+        } else {
+            vec![reason]
+        });
+    }
+    if verdict.is_array() {
+        let reasons: Vec<String> = verdict
+            .clone()
+            .into_array()
+            .unwrap_or_default()
+            .iter()
+            .map(ToString::to_string)
+            .filter(|reason| !reason.trim().is_empty())
+            .collect();
+        return Ok(reasons);
+    }
+    Err(format!(
+        "the guard of `{}` gave {} ({verdict}); a guard gives true, false, or a reason",
+        transition.name,
+        verdict.type_name()
+    ))
+}
+
+fn target(rules: &Rules, target: &Target, bindings: &mut Bindings) -> Result<String, Refusal> {
+    match target {
+        Target::State(state) => Ok(state.clone()),
+        Target::Branches {
+            branches,
+            otherwise,
+        } => {
+            for (when, state) in branches {
+                let taken = rules.eval(when, bindings).map_err(rule_refusal)?;
+                match taken.as_bool() {
+                    Ok(true) => return Ok(state.clone()),
+                    Ok(false) => {}
+                    Err(kind) => {
+                        return Err(Refusal::Rule(format!(
+                            "`when: {}` gave {kind}, not true or false",
+                            when.source()
+                        )));
+                    }
+                }
+            }
+            Ok(otherwise.clone())
+        }
+    }
+}
+
+fn notify_effect(
+    rules: &Rules,
+    notify: &Notify,
+    bindings: &mut Bindings,
+) -> Result<Effect, Refusal> {
+    let to = match &notify.to {
+        Some(script) => addresses(rules, script, bindings)?,
+        None => Vec::new(),
+    };
+    Ok(Effect::Notify {
+        template: notify.template.clone(),
+        roles: notify.roles.clone(),
+        to,
+    })
+}
+
+fn addresses(
+    rules: &Rules,
+    script: &Script,
+    bindings: &mut Bindings,
+) -> Result<Vec<String>, Refusal> {
+    let value = rules.eval(script, bindings).map_err(rule_refusal)?;
+    if value.is_unit() {
+        return Ok(Vec::new());
+    }
+    if value.is_array() {
+        return Ok(value
+            .into_array()
+            .unwrap_or_default()
+            .iter()
+            .map(ToString::to_string)
+            .collect());
+    }
+    Ok(vec![value.to_string()])
+}
+
+fn schedule_deadlines(
+    definition: &Definition,
+    state: &str,
+    bindings: &mut Bindings,
+    now: DateTime<Utc>,
+    outcome: &mut Outcome,
+) {
+    let Some(state_def) = definition.states.get(state) else {
+        return;
+    };
+    for (index, deadline) in state_def.deadlines.iter().enumerate() {
+        let due = match &deadline.when {
+            DeadlineWhen::After(duration) => duration.add_to(now),
+            DeadlineWhen::At { date, before } => {
+                match definition
+                    .rules
+                    .eval(date, bindings)
+                    .map(|value| value.to_string())
+                {
+                    Ok(text) => match crate::rules::parse_date(&text) {
+                        Some(day) => {
+                            let at = day.and_time(NaiveTime::MIN).and_utc();
+                            before.map_or(Some(at), |before| before.subtract_from(at))
+                        }
+                        None => {
+                            outcome.warnings.push(format!(
+                                "deadline {index} of `{state}` not scheduled: `{}` gave `{text}`, not a date",
+                                date.source()
+                            ));
+                            continue;
+                        }
+                    },
+                    Err(error) => {
+                        outcome.warnings.push(format!(
+                            "deadline {index} of `{state}` not scheduled: {}",
+                            error.message
+                        ));
+                        continue;
+                    }
+                }
+            }
+        };
+        if let Some(due) = due {
+            outcome.effects.push(Effect::ScheduleDeadline {
+                state: state.to_owned(),
+                index,
+                due,
+            });
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! Functions rules call in care work: dates, durations and reference tables.
+//!
+//! Dates travel as ISO text (`2025-03-31`, or RFC 3339 date-times) because
+//! that is how they sit in case data and forms; every helper accepts either.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, NaiveTime};
+use rhai::{Dynamic, Engine, EvalAltResult, ImmutableString, Position};
+
+use crate::engine::Duration;
+
+/// Tables from `rules/data/*.json`: table name → key → value.
+#[derive(Debug, Clone, Default)]
+pub struct ReferenceData {
+    tables: HashMap<String, HashMap<String, Dynamic>>,
+}
+
+impl ReferenceData {
+    /// Adds a table from a JSON object keyed by code; `Err` says why the JSON cannot be a table.
+    pub fn add_table(&mut self, name: &str, json: &serde_json::Value) -> Result<(), String> {
+        let serde_json::Value::Object(entries) = json else {
+            return Err(
+                "a reference table must be a JSON object mapping each key to its value".to_owned(),
+            );
+        };
+        let mut table = HashMap::with_capacity(entries.len());
+        for (key, value) in entries {
+            let value = rhai::serde::to_dynamic(value).map_err(|error| error.to_string())?;
+            table.insert(key.clone(), value);
+        }
+        self.tables.insert(name.to_owned(), table);
+        Ok(())
+    }
+
+    pub fn has_table(&self, name: &str) -> bool {
+        self.tables.contains_key(name)
+    }
+}
+
+type RhaiResult<T> = Result<T, Box<EvalAltResult>>;
+
+fn fail<T>(message: String) -> RhaiResult<T> {
+    Err(Box::new(EvalAltResult::ErrorRuntime(
+        message.into(),
+        Position::NONE,
+    )))
+}
+
+/// Reads `2025-03-31` or an RFC 3339 date-time (its date part in UTC).
+pub fn parse_date(text: &str) -> Option<NaiveDate> {
+    let text = text.trim();
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .or_else(|| {
+            DateTime::parse_from_rfc3339(text)
+                .ok()
+                .map(|at| at.naive_utc().date())
+        })
+}
+
+fn date_arg(text: &str) -> RhaiResult<NaiveDate> {
+    parse_date(text).map_or_else(
+        || fail(format!("`{text}` is not a date (expected YYYY-MM-DD)")),
+        Ok,
+    )
+}
+
+fn time_arg(text: &str) -> RhaiResult<NaiveTime> {
+    NaiveTime::parse_from_str(text.trim(), "%H:%M")
+        .or_else(|_| NaiveTime::parse_from_str(text.trim(), "%H:%M:%S"))
+        .map_or_else(
+            |_| fail(format!("`{text}` is not a time (expected HH:MM)")),
+            Ok,
+        )
+}
+
+fn duration_arg(text: &str) -> RhaiResult<Duration> {
+    text.parse::<Duration>()
+        .map_or_else(|error| fail(error.to_string()), Ok)
+}
+
+fn iso(date: NaiveDate) -> String {
+    date.format("%Y-%m-%d").to_string()
+}
+
+/// Whole years from `born` to `on`, as an age is counted.
+pub fn age_on(born: NaiveDate, on: NaiveDate) -> i64 {
+    use chrono::Datelike;
+    let mut years = i64::from(on.year() - born.year());
+    if (on.month(), on.day()) < (born.month(), born.day()) {
+        years -= 1;
+    }
+    years
+}
+
+pub fn register(engine: &mut Engine, data: ReferenceData) {
+    engine.register_fn("is_date", |text: ImmutableString| {
+        parse_date(&text).is_some()
+    });
+    engine.register_fn("date", |text: ImmutableString| -> RhaiResult<String> {
+        date_arg(&text).map(iso)
+    });
+    engine.register_fn(
+        "days_between",
+        |from: ImmutableString, to: ImmutableString| -> RhaiResult<i64> {
+            Ok((date_arg(&to)? - date_arg(&from)?).num_days())
+        },
+    );
+    engine.register_fn(
+        "age_on",
+        |born: ImmutableString, on: ImmutableString| -> RhaiResult<i64> {
+            Ok(age_on(date_arg(&born)?, date_arg(&on)?))
+        },
+    );
+    engine.register_fn(
+        "add_days",
+        |date: ImmutableString, days: i64| -> RhaiResult<String> {
+            let start = date_arg(&date)?;
+            start
+                .checked_add_signed(chrono::TimeDelta::days(days))
+                .map_or_else(
+                    || fail(format!("`{date}` plus {days} days is out of range")),
+                    |d| Ok(iso(d)),
+                )
+        },
+    );
+    engine.register_fn(
+        "add_duration",
+        |date: ImmutableString, duration: ImmutableString| -> RhaiResult<String> {
+            let moved = duration_arg(&duration)?.add_to_date(date_arg(&date)?);
+            moved.map_or_else(
+                || fail(format!("`{date}` plus {duration} is out of range")),
+                |d| Ok(iso(d)),
+            )
+        },
+    );
+    engine.register_fn(
+        "subtract_duration",
+        |date: ImmutableString, duration: ImmutableString| -> RhaiResult<String> {
+            let moved = duration_arg(&duration)?.subtract_from_date(date_arg(&date)?);
+            moved.map_or_else(
+                || fail(format!("`{date}` minus {duration} is out of range")),
+                |d| Ok(iso(d)),
+            )
+        },
+    );
+    engine.register_fn(
+        "minutes_between",
+        |start: ImmutableString, end: ImmutableString| -> RhaiResult<i64> {
+            Ok((time_arg(&end)? - time_arg(&start)?).num_minutes())
+        },
+    );
+    let data = Arc::new(data);
+    let tables = data.clone();
+    engine.register_fn(
+        "lookup",
+        move |table: ImmutableString, key: ImmutableString| -> RhaiResult<Dynamic> {
+            match tables.tables.get(table.as_str()) {
+                Some(entries) => Ok(entries.get(key.as_str()).cloned().unwrap_or(Dynamic::UNIT)),
+                None => fail(format!("no reference table `{table}` in rules/data/")),
+            }
+        },
+    );
+    engine.register_fn(
+        "has_key",
+        move |table: ImmutableString, key: ImmutableString| -> bool {
+            data.tables
+                .get(table.as_str())
+                .is_some_and(|entries| entries.contains_key(key.as_str()))
+        },
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn age_counts_whole_years() {
+        let born = parse_date("2012-04-01").expect("date");
+        assert_eq!(age_on(born, parse_date("2025-03-31").expect("date")), 12);
+        assert_eq!(age_on(born, parse_date("2025-04-01").expect("date")), 13);
+    }
+
+    #[test]
+    fn dates_read_date_times_too() {
+        assert_eq!(parse_date("2025-03-31T23:30:00Z"), parse_date("2025-03-31"));
+        assert_eq!(parse_date("2025-02-30"), None);
+        assert_eq!(parse_date("31/03/2025"), None);
+    }
+}

@@ -1,0 +1,296 @@
+//! Rhai rules: one sandboxed engine, every script compiled once.
+//!
+//! Guards, `set` expressions, branch conditions and deadline dates are all
+//! Rhai snippets evaluated with `case`, `form`, `actor`, `now` and `today` in
+//! scope. Modules in `rules/*.rhai` are registered as static modules, so a
+//! snippet calls them as `referral::meets_criteria(case, form)`; nothing is
+//! ever read from disk by the engine itself.
+
+mod helpers;
+mod scan;
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::sync::Arc;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rhai::{AST, Dynamic, Engine, EvalAltResult, Module, Scope};
+
+pub use helpers::{ReferenceData, parse_date};
+pub use scan::{form_fields_read, mentions_variable, module_calls};
+
+/// The most work one evaluation may do: a loop without an exit stops here within milliseconds.
+pub const MAX_OPERATIONS: u64 = 200_000;
+
+/// A compiled snippet with its source, kept for messages.
+#[derive(Clone)]
+pub struct Script {
+    ast: Arc<AST>,
+    source: Arc<str>,
+}
+
+impl Script {
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+}
+
+impl fmt::Debug for Script {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Script").field(&self.source).finish()
+    }
+}
+
+/// A compile error with its 1-based position inside the snippet or module file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompileError {
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+/// A rule that failed while running (not a refusal: the rule itself is broken or runaway).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct RuleError {
+    pub message: String,
+}
+
+/// Who is acting, as rules see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub id: String,
+    pub roles: Vec<String>,
+    pub system: bool,
+}
+
+impl Actor {
+    /// The scheduler, which may fire any transition.
+    pub fn system() -> Self {
+        Self {
+            id: "system".to_owned(),
+            roles: Vec::new(),
+            system: true,
+        }
+    }
+
+    pub fn user(id: impl Into<String>, roles: Vec<String>) -> Self {
+        Self {
+            id: id.into(),
+            roles,
+            system: false,
+        }
+    }
+}
+
+/// The variables a snippet sees. Built once per move and reused by every snippet of it.
+pub struct Bindings {
+    scope: Scope<'static>,
+}
+
+impl Bindings {
+    pub fn new(
+        case: &serde_json::Value,
+        form: &serde_json::Value,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let mut scope = Scope::new();
+        scope.push_constant_dynamic("case", to_dynamic(case));
+        scope.push_constant_dynamic("form", to_dynamic(form));
+        let mut actor_map = rhai::Map::new();
+        actor_map.insert("id".into(), actor.id.clone().into());
+        let roles: rhai::Array = actor
+            .roles
+            .iter()
+            .map(|r| Dynamic::from(r.clone()))
+            .collect();
+        actor_map.insert("roles".into(), roles.into());
+        actor_map.insert("system".into(), actor.system.into());
+        scope.push_constant("actor", actor_map);
+        scope.push_constant("now", now.to_rfc3339_opts(SecondsFormat::Secs, true));
+        scope.push_constant("today", now.date_naive().format("%Y-%m-%d").to_string());
+        Self { scope }
+    }
+
+    /// Replaces `case` after a `set`, so later snippets of the same move see the new data.
+    pub fn set_case(&mut self, case: &serde_json::Value) {
+        self.scope.set_or_push("case", to_dynamic(case));
+    }
+}
+
+fn to_dynamic(value: &serde_json::Value) -> Dynamic {
+    rhai::serde::to_dynamic(value).unwrap_or(Dynamic::UNIT)
+}
+
+/// Turns a rule's result into JSON for case data.
+pub fn to_json(value: &Dynamic) -> Result<serde_json::Value, RuleError> {
+    rhai::serde::from_dynamic(value).map_err(|error| RuleError {
+        message: format!("the result cannot be stored in case data: {error}"),
+    })
+}
+
+pub struct Rules {
+    engine: Engine,
+    /// Module name → the public functions it defines.
+    modules: HashMap<String, HashSet<String>>,
+    /// Modules that failed to compile: already reported, so callers stay quiet about them.
+    broken: HashSet<String>,
+}
+
+impl Rules {
+    /// Builds the engine and compiles every module; `modules` are (name, source) pairs.
+    /// Returns the modules that failed, with their errors, beside the engine.
+    pub fn new(
+        modules: &[(String, String)],
+        data: ReferenceData,
+    ) -> (Self, Vec<(String, CompileError)>) {
+        let mut engine = sandboxed_engine();
+        helpers::register(&mut engine, data);
+        let mut failures = Vec::new();
+        let mut compiled = HashMap::new();
+        for (name, source) in modules {
+            match compile_module(&engine, source) {
+                Ok((module, functions)) => {
+                    engine.register_static_module(name.as_str(), Arc::new(module));
+                    compiled.insert(name.clone(), functions);
+                }
+                Err(error) => failures.push((name.clone(), error)),
+            }
+        }
+        let rules = Self {
+            engine,
+            modules: compiled,
+            broken: failures.iter().map(|(name, _)| name.clone()).collect(),
+        };
+        (rules, failures)
+    }
+
+    pub fn has_module(&self, name: &str) -> bool {
+        self.modules.contains_key(name)
+    }
+
+    /// A module that exists but failed to compile.
+    pub fn is_broken(&self, name: &str) -> bool {
+        self.broken.contains(name)
+    }
+
+    /// Whether module `name` defines a function `function` (any arity).
+    pub fn module_has_function(&self, name: &str, function: &str) -> bool {
+        self.modules
+            .get(name)
+            .is_some_and(|functions| functions.contains(function))
+    }
+
+    pub fn compile(&self, source: &str) -> Result<Script, CompileError> {
+        let ast = self.engine.compile(source).map_err(|error| {
+            let position = error.position();
+            CompileError {
+                line: position.line().unwrap_or(1),
+                column: position.position().unwrap_or(1),
+                message: error.err_type().to_string(),
+            }
+        })?;
+        Ok(Script {
+            ast: Arc::new(ast),
+            source: source.into(),
+        })
+    }
+
+    pub fn eval(&self, script: &Script, bindings: &mut Bindings) -> Result<Dynamic, RuleError> {
+        let mark = bindings.scope.len();
+        let result = self
+            .engine
+            .eval_ast_with_scope::<Dynamic>(&mut bindings.scope, &script.ast);
+        bindings.scope.rewind(mark);
+        result.map_err(|error| RuleError {
+            message: describe(&error),
+        })
+    }
+}
+
+fn sandboxed_engine() -> Engine {
+    let mut engine = Engine::new();
+    engine
+        .set_module_resolver(rhai::module_resolvers::DummyModuleResolver::new())
+        .set_max_operations(MAX_OPERATIONS)
+        .set_max_call_levels(32)
+        .set_max_expr_depths(64, 32)
+        .set_max_string_size(64 * 1024)
+        .set_max_array_size(10_000)
+        .set_max_map_size(10_000)
+        .set_max_variables(256)
+        .set_max_functions(256)
+        .set_max_modules(0)
+        .on_print(|_| {})
+        .on_debug(|_, _, _| {});
+    engine.disable_symbol("eval");
+    // `case` is reserved in Rhai for a future `switch` syntax, but it is the
+    // word care workers use, so it is read as a plain variable name.
+    #[allow(deprecated)]
+    engine.on_parse_token(|token, _, _| match token {
+        rhai::Token::Reserved(word) if word.as_str() == "case" => rhai::Token::Identifier(word),
+        other => other,
+    });
+    engine
+}
+
+fn compile_module(
+    engine: &Engine,
+    source: &str,
+) -> Result<(Module, HashSet<String>), CompileError> {
+    let ast = engine.compile(source).map_err(|error| {
+        let position = error.position();
+        CompileError {
+            line: position.line().unwrap_or(1),
+            column: position.position().unwrap_or(1),
+            message: error.err_type().to_string(),
+        }
+    })?;
+    let functions = ast
+        .iter_functions()
+        .filter(|function| function.access == rhai::FnAccess::Public)
+        .map(|function| function.name.to_owned())
+        .collect();
+    let module = Module::eval_ast_as_new(Scope::new(), &ast, engine).map_err(|error| {
+        let position = error.position();
+        CompileError {
+            line: position.line().unwrap_or(1),
+            column: position.position().unwrap_or(1),
+            message: describe(&error),
+        }
+    })?;
+    Ok((module, functions))
+}
+
+/// Says what went wrong in words a program manager can act on.
+fn describe(error: &EvalAltResult) -> String {
+    let at = error
+        .position()
+        .line()
+        .map(|line| format!(" (line {line} of the rule)"))
+        .unwrap_or_default();
+    let what = match error {
+        EvalAltResult::ErrorTooManyOperations(_) => format!(
+            "stopped after {MAX_OPERATIONS} operations: the rule never ends or does far too much work (a loop without an exit?)"
+        ),
+        EvalAltResult::ErrorDataTooLarge(kind, _) => {
+            format!(
+                "stopped: {kind} grew beyond the allowed size (a rule that allocates without bound?)"
+            )
+        }
+        EvalAltResult::ErrorStackOverflow(_) => {
+            "stopped: calls nested too deeply (recursion without an end?)".to_owned()
+        }
+        EvalAltResult::ErrorRuntime(value, _) => format!("the rule threw: {value}"),
+        EvalAltResult::ErrorInFunctionCall(name, _, inner, _) => {
+            return format!("in `{name}`: {}", describe(inner));
+        }
+        EvalAltResult::ErrorFunctionNotFound(signature, _) => {
+            format!("no function `{signature}` (check the name, the module and the argument types)")
+        }
+        // Rhai's own messages already carry their position.
+        other => return other.to_string(),
+    };
+    format!("{what}{at}")
+}

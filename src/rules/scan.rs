@@ -1,0 +1,132 @@
+//! What a snippet reads, found from its text, for definition checks.
+//!
+//! Rhai's AST is not public without the `internals` feature, and the checks
+//! here only warn or catch misspelt names, so a scan that skips string
+//! literals and comments is enough.
+
+/// The snippet with string literals and comments blanked out, same length.
+fn code_only(source: &str) -> String {
+    let mut out = String::with_capacity(source.len());
+    let mut chars = source.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' | '`' | '\'' => {
+                out.push(' ');
+                let mut escaped = false;
+                for inner in chars.by_ref() {
+                    out.push(if inner == '\n' { '\n' } else { ' ' });
+                    if !escaped && inner == c {
+                        break;
+                    }
+                    escaped = !escaped && inner == '\\';
+                }
+            }
+            '/' if chars.peek() == Some(&'/') => {
+                out.push(' ');
+                for inner in chars.by_ref() {
+                    if inner == '\n' {
+                        out.push('\n');
+                        break;
+                    }
+                    out.push(' ');
+                }
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+fn is_ident(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
+}
+
+/// Fields read as `form.name` (the first level only).
+pub fn form_fields_read(source: &str) -> Vec<String> {
+    let code = code_only(source);
+    let mut fields = Vec::new();
+    let mut rest = code.as_str();
+    let mut offset = 0;
+    while let Some(found) = rest.find("form.") {
+        let start = offset + found;
+        let before_ok = code[..start]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !is_ident(c) && c != '.');
+        let name: String = code[start + 5..]
+            .chars()
+            .take_while(|c| is_ident(*c))
+            .collect();
+        if before_ok && !name.is_empty() && !fields.contains(&name) {
+            fields.push(name);
+        }
+        offset = start + 5;
+        rest = &code[offset..];
+    }
+    fields
+}
+
+/// Whether the snippet names `variable` at all (as `form`, `form.x` or `form["x"]`).
+pub fn mentions_variable(source: &str, variable: &str) -> bool {
+    let code = code_only(source);
+    code.match_indices(variable).any(|(index, _)| {
+        let before = code[..index].chars().next_back();
+        let after = code[index + variable.len()..].chars().next();
+        before.is_none_or(|c| !is_ident(c) && c != '.' && c != ':')
+            && after.is_none_or(|c| !is_ident(c))
+    })
+}
+
+/// Calls written as `module::function`, in order of appearance.
+pub fn module_calls(source: &str) -> Vec<(String, String)> {
+    let code = code_only(source);
+    let mut calls = Vec::new();
+    for (index, _) in code.match_indices("::") {
+        let module: String = code[..index]
+            .chars()
+            .rev()
+            .take_while(|c| is_ident(*c))
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        let function: String = code[index + 2..]
+            .chars()
+            .take_while(|c| is_ident(*c))
+            .collect();
+        if !module.is_empty() && !function.is_empty() {
+            calls.push((module, function));
+        }
+    }
+    calls
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_form_fields_outside_strings() {
+        let source = r#"form.risk_level == "high" && form.reason != "form.fake" // form.comment"#;
+        assert_eq!(form_fields_read(source), vec!["risk_level", "reason"]);
+        assert!(form_fields_read("platform.x + myform.y").is_empty());
+    }
+
+    #[test]
+    fn sees_a_variable_passed_whole() {
+        assert!(mentions_variable("referral::meets(case, form)", "form"));
+        assert!(!mentions_variable("case.platform == \"form\"", "form"));
+    }
+
+    #[test]
+    fn finds_module_calls() {
+        let source = "referral::meets_criteria(case, form) && ndis::price(\"a::b\")";
+        assert_eq!(
+            module_calls(source),
+            vec![
+                ("referral".to_owned(), "meets_criteria".to_owned()),
+                ("ndis".to_owned(), "price".to_owned())
+            ]
+        );
+    }
+}
