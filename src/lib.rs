@@ -2,13 +2,23 @@
 //! case management. Processes are YAML state machines, guards and
 //! calculations are Rhai, forms are JSON Schema.
 
+/// `caseflow bench`: the engine and the storage floor under load.
+pub mod bench;
 /// The command-line verbs as library functions.
 pub mod commands;
+/// Settings from defaults, `caseflow.toml` and the environment.
+pub mod config;
 /// The pure engine: definitions, validation, firing transitions, scenarios.
 pub mod engine;
 /// JSON Schema forms: compiled once, validated into field errors, with UI hints.
 pub mod forms;
 /// Reads a caseflow home from disk into engine sources.
 pub mod home;
+/// argon2id password hashes.
+pub mod passwords;
 /// Sandboxed Rhai: guards, `set` expressions and their helpers.
 pub mod rules;
+/// Load the case, ask the engine, write the move with its audit entry and effects.
+pub mod service;
+/// SQLite and PostgreSQL persistence.
+pub mod storage;

@@ -1,18 +1,20 @@
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use caseflow::bench::BenchOptions;
 use caseflow::commands;
+use caseflow::config::Settings;
 
 /// Declarative workflow and rules engine for community-services case management.
 #[derive(Parser)]
 #[command(name = "caseflow", version, about)]
 struct Cli {
-    /// Root holding workflows/ rules/ schemas/ templates/.
-    #[arg(long, env = "CASEFLOW_HOME", default_value = ".", global = true)]
-    home: PathBuf,
+    /// Root holding workflows/ rules/ schemas/ templates/ [default: .]
+    #[arg(long, env = "CASEFLOW_HOME", global = true)]
+    home: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -35,6 +37,59 @@ enum Command {
     },
     /// Print the JSON Schema of the workflow file format.
     Schema,
+    /// Apply the database migrations and exit.
+    Migrate,
+    /// Manage organisations.
+    Org {
+        #[command(subcommand)]
+        action: OrgAction,
+    },
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
+    /// Recompute the audit hash chains and report any break.
+    VerifyAudit {
+        /// Only this case.
+        #[arg(long)]
+        case: Option<uuid::Uuid>,
+    },
+    /// Drive referral cases through the engine and the configured database.
+    Bench {
+        #[arg(long, default_value_t = 2000)]
+        cases: usize,
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// Skip measuring the storage floor.
+        #[arg(long)]
+        no_floor: bool,
+        /// Append `CASE_ID VERSION` after every acknowledged move (crash tests).
+        #[arg(long, hide = true)]
+        ack_log: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum OrgAction {
+    /// Create an organisation.
+    Add { name: String },
+}
+
+#[derive(Subcommand)]
+enum UserAction {
+    /// Add a user; the password is read from standard input.
+    Add {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        email: String,
+        /// Comma-separated, e.g. intake_worker,clinician.
+        #[arg(long, value_delimiter = ',')]
+        roles: Vec<String>,
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -53,23 +108,102 @@ fn main() -> ExitCode {
     let stdout = std::io::stdout();
     let stderr = std::io::stderr();
     let (mut out, mut err) = (stdout.lock(), stderr.lock());
+    let home = cli.home.clone().unwrap_or_else(|| PathBuf::from("."));
     let code = match &cli.command {
-        Command::Check { paths } => commands::check(paths, &cli.home, &mut out, &mut err),
-        Command::Test { paths } => commands::test(paths, &cli.home, &mut out, &mut err),
+        Command::Check { paths } => commands::check(paths, &home, &mut out, &mut err),
+        Command::Test { paths } => commands::test(paths, &home, &mut out, &mut err),
         Command::Diagram { file, format } => commands::diagram(file, format, &mut out, &mut err),
-        Command::Schema => {
-            let schema = caseflow::engine::workflow_json_schema();
-            match serde_json::to_string_pretty(&schema) {
-                Ok(text) => {
-                    let _ = writeln!(out, "{text}");
-                    commands::EXIT_OK
-                }
-                Err(error) => {
-                    let _ = writeln!(err, "caseflow schema: {error}");
-                    commands::EXIT_PROBLEMS
-                }
-            }
-        }
+        Command::Schema => print_schema(&mut out, &mut err),
+        other => with_database(&cli, other, &mut out, &mut err),
     };
     ExitCode::from(code)
+}
+
+fn print_schema(out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+    match serde_json::to_string_pretty(&caseflow::engine::workflow_json_schema()) {
+        Ok(text) => {
+            let _ = writeln!(out, "{text}");
+            commands::EXIT_OK
+        }
+        Err(error) => {
+            let _ = writeln!(err, "caseflow schema: {error}");
+            commands::EXIT_PROBLEMS
+        }
+    }
+}
+
+/// The verbs that need settings, a runtime and a database.
+fn with_database(cli: &Cli, command: &Command, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+    let mut settings = match Settings::load(&PathBuf::from(".")) {
+        Ok(settings) => settings,
+        Err(error) => {
+            let _ = writeln!(err, "caseflow: configuration: {error}");
+            return commands::EXIT_USAGE;
+        }
+    };
+    if let Some(home) = &cli.home {
+        settings.home = home.clone();
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            let _ = writeln!(err, "caseflow: cannot start the async runtime: {error}");
+            return commands::EXIT_PROBLEMS;
+        }
+    };
+    runtime.block_on(async {
+        match command {
+            Command::Migrate => commands::migrate(&settings, out, err).await,
+            Command::Org {
+                action: OrgAction::Add { name },
+            } => commands::org_add(&settings, name, out, err).await,
+            Command::User {
+                action:
+                    UserAction::Add {
+                        org, email, roles, ..
+                    },
+            } => {
+                let mut password = String::new();
+                if std::io::stdin().read_to_string(&mut password).is_err() {
+                    let _ = writeln!(
+                        err,
+                        "caseflow user add: cannot read the password from standard input"
+                    );
+                    return commands::EXIT_USAGE;
+                }
+                let password = password.trim_end_matches(['\r', '\n']);
+                let user = commands::NewUser {
+                    org,
+                    email,
+                    roles,
+                    password,
+                };
+                commands::user_add(&settings, &user, out, err).await
+            }
+            Command::VerifyAudit { case } => {
+                commands::verify_audit(&settings, *case, out, err).await
+            }
+            Command::Bench {
+                cases,
+                concurrency,
+                no_floor,
+                ack_log,
+            } => {
+                let options = BenchOptions {
+                    cases: *cases,
+                    concurrency: *concurrency,
+                    ack_log: ack_log.clone(),
+                    floor: !no_floor,
+                };
+                commands::bench(&settings, &options, out, err).await
+            }
+            Command::Check { .. }
+            | Command::Test { .. }
+            | Command::Diagram { .. }
+            | Command::Schema => commands::EXIT_USAGE,
+        }
+    })
 }

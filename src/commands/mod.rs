@@ -3,6 +3,7 @@
 
 mod check;
 mod diagram;
+mod store;
 mod test;
 
 use std::path::{Path, PathBuf};
@@ -11,6 +12,7 @@ use crate::home;
 
 pub use check::check;
 pub use diagram::diagram;
+pub use store::{NewUser, bench, migrate, open, org_add, redact, user_add, verify_audit};
 pub use test::test;
 
 pub const EXIT_OK: u8 = 0;

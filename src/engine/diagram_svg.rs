@@ -102,7 +102,17 @@ fn layered(doc: &WorkflowDoc, nodes: &[Node<'_>], edges: &[Edge<'_>]) -> Option<
         }
     }
     let mut canvas = Canvas::default();
+    let t = std::time::Instant::now(); // TEMP
     vg.do_it(false, !optimise, false, &mut canvas);
+    if std::env::var("STATS").is_ok() {
+        eprintln!(
+            "STAT {} {} {} {}",
+            crossing_cost(&succ, &finish, &pairs),
+            elements_tmp(&succ, &finish, &pairs),
+            vg.num_nodes(),
+            t.elapsed().as_secs_f64()
+        );
+    } // TEMP
     canvas.finish(doc)
 }
 
@@ -462,4 +472,21 @@ pub(super) fn grid(doc: &WorkflowDoc, nodes: &[Node<'_>], edges: &[Edge<'_>]) ->
     let fallback =
         String::from("<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 10 10\"/>\n");
     canvas.finish(doc).unwrap_or(fallback)
+}
+
+fn elements_tmp(succ: &[Vec<usize>], finish: &[usize], pairs: &[(usize, usize)]) -> u64 {
+    // TEMP
+    let mut rank = vec![0usize; succ.len()];
+    for &node in finish.iter().rev() {
+        for &next in &succ[node] {
+            rank[next] = rank[next].max(rank[node] + 1);
+        }
+    }
+    let mut n = succ.len() as u64 + pairs.len() as u64;
+    for (node, next) in succ.iter().enumerate() {
+        for &to in next {
+            n += (2 * (rank[to] - rank[node]) - 1) as u64;
+        }
+    }
+    n
 }

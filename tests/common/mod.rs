@@ -2,6 +2,8 @@
 //! files written on demand, and the CLI verbs run against it in-process.
 #![allow(dead_code)]
 
+pub mod db;
+
 use std::path::{Path, PathBuf};
 
 use caseflow::commands;

@@ -1,0 +1,335 @@
+//! `caseflow bench`: drives referral cases through the real engine, forms,
+//! guards, audit and outbox on the configured database, and measures the
+//! storage floor (the same rows with no engine) beside it.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{Days, Utc};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::rules::Actor;
+use crate::service::{Service, ServiceResult};
+use crate::storage::{
+    AuditEntry, CaseRecord, GENESIS_HASH, Move, NewCase, Store, StoreResult, entry_hash,
+    stored_time,
+};
+
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    pub cases: usize,
+    pub concurrency: usize,
+    /// Appends `CASE_ID VERSION` after every acknowledged move (for crash tests).
+    pub ack_log: Option<PathBuf>,
+    pub floor: bool,
+}
+
+/// Latencies of one phase.
+#[derive(Debug, Clone, Default)]
+pub struct Measured {
+    pub transitions: usize,
+    pub elapsed: Duration,
+    pub latencies_us: Vec<u64>,
+}
+
+impl Measured {
+    pub fn per_second(&self) -> f64 {
+        self.transitions as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// The `p`-th percentile in milliseconds.
+    pub fn percentile_ms(&self, p: f64) -> f64 {
+        let mut sorted = self.latencies_us.clone();
+        sorted.sort_unstable();
+        if sorted.is_empty() {
+            return 0.0;
+        }
+        let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+        sorted[rank.min(sorted.len() - 1)] as f64 / 1000.0
+    }
+
+    fn merge(&mut self, other: Measured) {
+        self.transitions += other.transitions;
+        self.latencies_us.extend(other.latencies_us);
+    }
+}
+
+fn client(index: usize) -> Value {
+    json!({
+        "client": {
+            "name": format!("Bench client {index}"), "date_of_birth": "1990-05-17",
+            "cultural_identity": ["maori"], "primary_language": "en", "interpreter_needed": false
+        },
+        "referrer": { "name": "Dr Bench", "organisation": "Bench GP", "email": "gp@example.org" },
+        "reason": "Benchmark referral"
+    })
+}
+
+struct Script {
+    steps: Vec<(&'static str, Actor, Value)>,
+}
+
+fn happy_path() -> Script {
+    let next_year = Utc::now()
+        .date_naive()
+        .checked_add_days(Days::new(365))
+        .unwrap_or_default();
+    let user = |role: &str| Actor::user(format!("bench-{role}"), vec![role.to_owned()]);
+    Script {
+        steps: vec![
+            (
+                "assess",
+                user("clinician"),
+                json!({"risk_level": "low", "presenting_issue": "Stress", "interpreter_needed": false, "safety_plan_in_place": false}),
+            ),
+            (
+                "assign_program",
+                user("team_leader"),
+                json!({"program": "individual_counselling", "key_worker": "kw@example.org", "start_date": "2026-01-05"}),
+            ),
+            ("request_consent", user("intake_worker"), Value::Null),
+            (
+                "record_consent",
+                user("intake_worker"),
+                json!({"consents": [{"type": "treatment", "given": true, "expiry_date": next_year.to_string()}]}),
+            ),
+        ],
+    }
+}
+
+fn decline() -> Script {
+    Script {
+        steps: vec![(
+            "decline",
+            Actor::user("bench-clinician", vec!["clinician".to_owned()]),
+            json!({"reason": "referred_elsewhere", "details": "Benchmark"}),
+        )],
+    }
+}
+
+/// Every tenth case is declined at assessment; the rest go all the way to enrolment.
+fn script_for(index: usize) -> Script {
+    if index % 10 == 9 {
+        decline()
+    } else {
+        happy_path()
+    }
+}
+
+struct AckLog(Mutex<std::fs::File>);
+
+impl AckLog {
+    fn record(&self, case: &CaseRecord) {
+        if let Ok(mut file) = self.0.lock() {
+            // Unbuffered: a line is with the OS before the next move starts.
+            let _ = writeln!(file, "{} {}", case.id, case.version);
+        }
+    }
+}
+
+/// Runs the engine phase: `options.cases` cases across `options.concurrency` tasks.
+pub async fn engine_phase(
+    service: Arc<Service>,
+    org: Uuid,
+    options: &BenchOptions,
+    progress: &indicatif::ProgressBar,
+) -> ServiceResult<Measured> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let ack = match &options.ack_log {
+        Some(path) => Some(Arc::new(AckLog(Mutex::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|error| {
+                    crate::service::ServiceError::Conflict(format!(
+                        "cannot open {}: {error}",
+                        path.display()
+                    ))
+                })?,
+        )))),
+        None => None,
+    };
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..options.concurrency.max(1) {
+        let (service, next, ack, progress) =
+            (service.clone(), next.clone(), ack.clone(), progress.clone());
+        let cases = options.cases;
+        tasks.spawn(async move {
+            let mut measured = Measured::default();
+            let system = Actor::system();
+            loop {
+                let index = next.fetch_add(1, Ordering::Relaxed);
+                if index >= cases {
+                    return Ok::<Measured, crate::service::ServiceError>(measured);
+                }
+                let case = service
+                    .create_case(org, &system, "referral", client(index), None)
+                    .await?;
+                if let Some(ack) = &ack {
+                    ack.record(&case);
+                }
+                for (transition, actor, form) in script_for(index).steps {
+                    let began = Instant::now();
+                    let moved = service
+                        .fire(org, &actor, case.id, transition, &form, None, None)
+                        .await?;
+                    measured
+                        .latencies_us
+                        .push(began.elapsed().as_micros() as u64);
+                    measured.transitions += 1;
+                    if let Some(ack) = &ack {
+                        ack.record(&moved);
+                    }
+                }
+                progress.inc(1);
+            }
+        });
+    }
+    let mut total = Measured::default();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(result) => total.merge(result?),
+            Err(error) => {
+                return Err(crate::service::ServiceError::Conflict(format!(
+                    "a bench task failed: {error}"
+                )));
+            }
+        }
+    }
+    total.elapsed = started.elapsed();
+    Ok(total)
+}
+
+/// The storage floor: the same case, audit and outbox rows written with no engine at all.
+pub async fn floor_phase(
+    store: Store,
+    org: Uuid,
+    options: &BenchOptions,
+    workflow_version: i64,
+) -> StoreResult<Measured> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..options.concurrency.max(1) {
+        let (store, next) = (store.clone(), next.clone());
+        let cases = options.cases;
+        tasks.spawn(async move {
+            let mut measured = Measured::default();
+            loop {
+                let index = next.fetch_add(1, Ordering::Relaxed);
+                if index >= cases {
+                    return Ok::<Measured, crate::storage::StoreError>(measured);
+                }
+                let mut case = floor_case(org, index, workflow_version);
+                store.insert_case(&case).await?;
+                for step in 0..script_for(index).steps.len() {
+                    let began = Instant::now();
+                    let change = floor_move(&case.record, step);
+                    store.apply_move(&change).await?;
+                    measured
+                        .latencies_us
+                        .push(began.elapsed().as_micros() as u64);
+                    measured.transitions += 1;
+                    case.record.version += 1;
+                    case.record.audit_hash = change.audit.hash;
+                }
+            }
+        });
+    }
+    let mut total = Measured::default();
+    while let Some(joined) = tasks.join_next().await {
+        if let Ok(result) = joined {
+            total.merge(result?);
+        }
+    }
+    total.elapsed = started.elapsed();
+    Ok(total)
+}
+
+fn floor_case(org: Uuid, index: usize, workflow_version: i64) -> NewCase {
+    let now = stored_time(Utc::now());
+    let id = Uuid::now_v7();
+    let mut audit = AuditEntry {
+        case_id: id,
+        seq: 1,
+        org_id: org,
+        transition: None,
+        from: None,
+        to: "submitted".to_owned(),
+        actor: "system".to_owned(),
+        form: Some(client(index)),
+        changes: json!([]),
+        reasons: json!([]),
+        request_id: None,
+        at: now,
+        prev_hash: GENESIS_HASH.to_owned(),
+        hash: String::new(),
+    };
+    audit.hash = entry_hash(&audit);
+    let record = CaseRecord {
+        id,
+        org_id: org,
+        workflow: "referral".to_owned(),
+        workflow_version,
+        state: "submitted".to_owned(),
+        version: 1,
+        data: client(index),
+        audit_hash: audit.hash.clone(),
+        created_at: now,
+        created_by: "system".to_owned(),
+        updated_at: now,
+        updated_by: "system".to_owned(),
+        closed_at: None,
+        legal_hold: false,
+    };
+    NewCase {
+        record,
+        audit,
+        outbox: Vec::new(),
+    }
+}
+
+fn floor_move(case: &CaseRecord, step: usize) -> Move {
+    let now = stored_time(Utc::now());
+    let mut audit = AuditEntry {
+        case_id: case.id,
+        seq: case.version + 1,
+        org_id: case.org_id,
+        transition: Some(format!("step_{step}")),
+        from: Some(case.state.clone()),
+        to: format!("state_{step}"),
+        actor: "bench".to_owned(),
+        form: Some(json!({"risk_level": "low"})),
+        changes: json!([{"path": "risk_level", "old": null, "new": "low"}]),
+        reasons: json!([]),
+        request_id: None,
+        at: now,
+        prev_hash: case.audit_hash.clone(),
+        hash: String::new(),
+    };
+    audit.hash = entry_hash(&audit);
+    let outbox = vec![crate::storage::OutboxItem {
+        id: Uuid::now_v7(),
+        kind: "notify".to_owned(),
+        payload: json!({"effect": "notify", "template": "referral_assessed", "roles": ["team_leader"], "to": []}),
+        available_at: now,
+    }];
+    Move {
+        org_id: case.org_id,
+        case_id: case.id,
+        from_version: case.version,
+        state: format!("state_{step}"),
+        data: case.data.clone(),
+        actor: "bench".to_owned(),
+        at: now,
+        closed: false,
+        audit,
+        outbox,
+    }
+}

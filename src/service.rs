@@ -1,0 +1,406 @@
+//! The service layer: load the case, ask the engine, and write the move, its
+//! audit entry and its effects in one transaction guarded by the case version.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::engine::{
+    CaseView, Catalog, Definition, Diagnostic, Effect, Outcome, Refusal, parse_workflow,
+};
+use crate::rules::Actor;
+use crate::storage::{
+    AuditEntry, CaseRecord, DefinitionRow, GENESIS_HASH, Move, NewCase, OutboxItem, Store,
+    StoreError, entry_hash, stored_time,
+};
+
+/// Where the time comes from: the wall clock, or a fixed one in tests.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("not found")]
+    NotFound,
+    #[error("{0}")]
+    Refused(Refusal),
+    /// The case moved since the caller looked (a stale `expected_version`), or someone else won a race.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// A definition that does not validate, with every located problem.
+    #[error("the definition has {} problem(s)", .0.len())]
+    Invalid(Vec<Diagnostic>),
+    /// A stored definition that no longer compiles against the current rules and schemas.
+    #[error("workflow {workflow} version {version} no longer compiles: {}", problems.join("; "))]
+    Broken {
+        workflow: String,
+        version: i64,
+        problems: Vec<String>,
+    },
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound => Self::NotFound,
+            StoreError::Conflict(message) => Self::Conflict(message),
+            other => Self::Store(other),
+        }
+    }
+}
+
+pub type ServiceResult<T> = Result<T, ServiceError>;
+
+/// What publishing did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Published {
+    pub workflow: String,
+    pub version: i64,
+    /// `false` when exactly this text was already the newest version.
+    pub created: bool,
+}
+
+pub struct Service {
+    store: Store,
+    catalog: Arc<Catalog>,
+    compiled: RwLock<HashMap<(Uuid, String, i64), Arc<Definition>>>,
+    clock: Clock,
+}
+
+fn content_hash(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+impl Service {
+    /// `catalog` supplies the rules, schemas and templates definitions compile against.
+    pub fn new(store: Store, catalog: Arc<Catalog>, clock: Clock) -> Self {
+        Self {
+            store,
+            catalog,
+            compiled: RwLock::new(HashMap::new()),
+            clock,
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        stored_time((self.clock)())
+    }
+
+    /// Validates `yaml` and publishes it as a new version for `org`. Publishing
+    /// the newest text again changes nothing; a changed text must bump `version`.
+    pub async fn publish(
+        &self,
+        org: Uuid,
+        file: &str,
+        yaml: &str,
+        actor: &str,
+    ) -> ServiceResult<Published> {
+        let (definition, diagnostics) = self.catalog.compile(file, yaml);
+        let Some(definition) = definition else {
+            return Err(ServiceError::Invalid(diagnostics));
+        };
+        let hash = content_hash(yaml);
+        let version = i64::from(definition.version);
+        match self.store.definition(org, &definition.id, None).await {
+            Ok(latest) if latest.content_hash == hash => {
+                return Ok(Published {
+                    workflow: latest.workflow,
+                    version: latest.version,
+                    created: false,
+                });
+            }
+            Ok(latest) if version <= latest.version => {
+                let (parsed, _) = parse_workflow(file, yaml);
+                let pos = parsed
+                    .map(|p| p.map.value(&crate::yaml_path!("version")))
+                    .unwrap_or_default();
+                return Err(ServiceError::Invalid(vec![Diagnostic::error(
+                    file,
+                    crate::engine::Pos::new(pos.line, pos.column),
+                    format!(
+                        "version {version} of `{}` is already published with other content; bump `version` to {}",
+                        definition.id,
+                        latest.version + 1
+                    ),
+                )]));
+            }
+            Ok(_) | Err(StoreError::NotFound) => {}
+            Err(error) => return Err(error.into()),
+        }
+        let row = DefinitionRow {
+            workflow: definition.id.clone(),
+            version,
+            title: definition.title.clone(),
+            source: yaml.to_owned(),
+            content_hash: hash,
+            published_by: actor.to_owned(),
+            published_at: self.now(),
+        };
+        self.store.insert_definition(org, &row).await?;
+        let key = (org, definition.id.clone(), version);
+        if let Ok(mut compiled) = self.compiled.write() {
+            compiled.insert(key, Arc::new(definition));
+        }
+        Ok(Published {
+            workflow: row.workflow,
+            version,
+            created: true,
+        })
+    }
+
+    /// The compiled definition a case is pinned to, compiled once per process.
+    pub async fn definition(
+        &self,
+        org: Uuid,
+        workflow: &str,
+        version: i64,
+    ) -> ServiceResult<Arc<Definition>> {
+        let key = (org, workflow.to_owned(), version);
+        if let Some(found) = self
+            .compiled
+            .read()
+            .ok()
+            .and_then(|compiled| compiled.get(&key).cloned())
+        {
+            return Ok(found);
+        }
+        let row = self.store.definition(org, workflow, Some(version)).await?;
+        let (definition, diagnostics) = self
+            .catalog
+            .compile(&format!("{workflow} v{version}"), &row.source);
+        let definition = definition
+            .map(Arc::new)
+            .ok_or_else(|| ServiceError::Broken {
+                workflow: workflow.to_owned(),
+                version,
+                problems: diagnostics.iter().map(ToString::to_string).collect(),
+            })?;
+        if let Ok(mut compiled) = self.compiled.write() {
+            compiled.insert(key, definition.clone());
+        }
+        Ok(definition)
+    }
+
+    /// Opens a case of the newest version of `workflow`.
+    pub async fn create_case(
+        &self,
+        org: Uuid,
+        actor: &Actor,
+        workflow: &str,
+        data: Value,
+        request_id: Option<&str>,
+    ) -> ServiceResult<CaseRecord> {
+        let latest = self.store.definition(org, workflow, None).await?;
+        let definition = self.definition(org, workflow, latest.version).await?;
+        let now = self.now();
+        let outcome =
+            crate::engine::start(&definition, data, actor, now).map_err(ServiceError::Refused)?;
+        let id = Uuid::now_v7();
+        let mut audit = AuditEntry {
+            case_id: id,
+            seq: 1,
+            org_id: org,
+            transition: None,
+            from: None,
+            to: outcome.to.clone(),
+            actor: actor.id.clone(),
+            form: Some(outcome.data.clone()),
+            changes: json!([]),
+            reasons: json!(outcome.warnings),
+            request_id: request_id.map(str::to_owned),
+            at: now,
+            prev_hash: GENESIS_HASH.to_owned(),
+            hash: String::new(),
+        };
+        audit.hash = entry_hash(&audit);
+        let record = CaseRecord {
+            id,
+            org_id: org,
+            workflow: definition.id.clone(),
+            workflow_version: latest.version,
+            state: outcome.to.clone(),
+            version: 1,
+            data: outcome.data.clone(),
+            audit_hash: audit.hash.clone(),
+            created_at: now,
+            created_by: actor.id.clone(),
+            updated_at: now,
+            updated_by: actor.id.clone(),
+            closed_at: None,
+            legal_hold: false,
+        };
+        let outbox = outbox_items(&outcome, now);
+        self.store
+            .insert_case(&NewCase {
+                record: record.clone(),
+                audit,
+                outbox,
+            })
+            .await?;
+        Ok(record)
+    }
+
+    /// Fires `transition` on a case of `org`. `expected_version`, when given,
+    /// must be the case's current version.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn fire(
+        &self,
+        org: Uuid,
+        actor: &Actor,
+        case_id: Uuid,
+        transition: &str,
+        form: &Value,
+        expected_version: Option<i64>,
+        request_id: Option<&str>,
+    ) -> ServiceResult<CaseRecord> {
+        let case = self.store.case(org, case_id).await?;
+        if let Some(expected) = expected_version
+            && expected != case.version
+        {
+            return Err(ServiceError::Conflict(format!(
+                "the case is at version {}, not {expected}",
+                case.version
+            )));
+        }
+        let definition = self
+            .definition(org, &case.workflow, case.workflow_version)
+            .await?;
+        let now = self.now();
+        let view = CaseView {
+            state: &case.state,
+            data: &case.data,
+        };
+        let outcome = crate::engine::fire(&definition, view, transition, form, actor, now)
+            .map_err(ServiceError::Refused)?;
+        self.write_move(&definition, case, outcome, actor, form, now, request_id)
+            .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn write_move(
+        &self,
+        definition: &Definition,
+        case: CaseRecord,
+        outcome: Outcome,
+        actor: &Actor,
+        form: &Value,
+        now: DateTime<Utc>,
+        request_id: Option<&str>,
+    ) -> ServiceResult<CaseRecord> {
+        let mut audit = AuditEntry {
+            case_id: case.id,
+            seq: case.version + 1,
+            org_id: case.org_id,
+            transition: outcome.transition.clone(),
+            from: outcome.from.clone(),
+            to: outcome.to.clone(),
+            actor: actor.id.clone(),
+            form: (!form.is_null()).then(|| form.clone()),
+            changes: serde_json::to_value(&outcome.changes).unwrap_or_else(|_| json!([])),
+            reasons: json!(outcome.warnings),
+            request_id: request_id.map(str::to_owned),
+            at: now,
+            prev_hash: case.audit_hash.clone(),
+            hash: String::new(),
+        };
+        audit.hash = entry_hash(&audit);
+        let closed = definition
+            .states
+            .get(&outcome.to)
+            .is_some_and(|state| state.terminal);
+        let change = Move {
+            org_id: case.org_id,
+            case_id: case.id,
+            from_version: case.version,
+            state: outcome.to.clone(),
+            data: outcome.data.clone(),
+            actor: actor.id.clone(),
+            at: now,
+            closed,
+            outbox: outbox_items(&outcome, now),
+            audit,
+        };
+        self.store.apply_move(&change).await?;
+        Ok(CaseRecord {
+            state: change.state,
+            version: case.version + 1,
+            data: change.data,
+            audit_hash: change.audit.hash,
+            updated_at: now,
+            updated_by: actor.id.clone(),
+            closed_at: if closed { Some(now) } else { case.closed_at },
+            ..case
+        })
+    }
+
+    /// Publishes every workflow file of the catalog's home that changed, for every organisation.
+    pub async fn sync_files(&self, sources: &crate::engine::Sources) -> Vec<String> {
+        let mut report = Vec::new();
+        let orgs = match self.store.orgs().await {
+            Ok(orgs) => orgs,
+            Err(error) => return vec![format!("cannot list organisations: {error}")],
+        };
+        for org in orgs {
+            for file in &sources.workflows {
+                match self
+                    .publish(org.id, &file.path, &file.text, "system:files")
+                    .await
+                {
+                    Ok(published) if published.created => report.push(format!(
+                        "{}: published {} version {} for {}",
+                        file.path, published.workflow, published.version, org.name
+                    )),
+                    Ok(_) => {}
+                    Err(ServiceError::Invalid(problems)) => {
+                        report.extend(
+                            problems.iter().map(|problem| {
+                                format!("{problem} (not published for {})", org.name)
+                            }),
+                        );
+                    }
+                    Err(error) => report.push(format!(
+                        "{}: not published for {}: {error}",
+                        file.path, org.name
+                    )),
+                }
+            }
+        }
+        report
+    }
+}
+
+/// The effects of a move as outbox rows, written in the move's transaction.
+fn outbox_items(outcome: &Outcome, now: DateTime<Utc>) -> Vec<OutboxItem> {
+    outcome
+        .effects
+        .iter()
+        .map(|effect| OutboxItem {
+            id: Uuid::now_v7(),
+            kind: match effect {
+                Effect::Notify { .. } => "notify",
+                Effect::ScheduleDeadline { .. } => "schedule_deadline",
+                Effect::CancelDeadlines { .. } => "cancel_deadlines",
+                Effect::StartCase { .. } => "start_case",
+            }
+            .to_owned(),
+            payload: serde_json::to_value(effect).unwrap_or(Value::Null),
+            available_at: now,
+        })
+        .collect()
+}

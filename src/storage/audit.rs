@@ -1,0 +1,269 @@
+//! The audit trail: one entry per move, each hash-chained to the one before
+//! it in its case, so an edited or deleted entry shows as a break.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+use uuid::Uuid;
+
+use super::{Json, Store, StoreError, StoreResult, on_db};
+
+/// The "previous hash" of a case's first entry.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AuditEntry {
+    pub case_id: Uuid,
+    /// 1 for the opening of the case, then one more per move; equals the case version after it.
+    pub seq: i64,
+    #[serde(skip)]
+    pub org_id: Uuid,
+    /// `None` for the opening of the case.
+    pub transition: Option<String>,
+    pub from: Option<String>,
+    pub to: String,
+    pub actor: String,
+    pub form: Option<Value>,
+    /// `[{path, old, new}]`.
+    pub changes: Value,
+    /// Guard reasons or notes recorded with the move.
+    pub reasons: Value,
+    pub request_id: Option<String>,
+    pub at: DateTime<Utc>,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// JSON with object keys sorted, so a value hashes the same after PostgreSQL's
+/// `jsonb` has reordered it.
+pub fn canonical_json(value: &Value) -> String {
+    match value {
+        Value::Object(object) => {
+            let mut keys: Vec<&String> = object.keys().collect();
+            keys.sort();
+            let fields: Vec<String> = keys
+                .into_iter()
+                .map(|key| {
+                    format!(
+                        "{}:{}",
+                        Value::String(key.clone()),
+                        canonical_json(&object[key])
+                    )
+                })
+                .collect();
+            format!("{{{}}}", fields.join(","))
+        }
+        Value::Array(items) => format!(
+            "[{}]",
+            items
+                .iter()
+                .map(canonical_json)
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
+        other => other.to_string(),
+    }
+}
+
+/// SHA-256 over the previous hash and every field of the entry except its own hash.
+pub fn entry_hash(entry: &AuditEntry) -> String {
+    let body = serde_json::json!([
+        entry.case_id.to_string(),
+        entry.seq,
+        entry.transition,
+        entry.from,
+        entry.to,
+        entry.actor,
+        entry.form,
+        entry.changes,
+        entry.reasons,
+        entry.request_id,
+        entry.at.to_rfc3339_opts(SecondsFormat::Micros, true),
+    ]);
+    let mut hasher = Sha256::new();
+    hasher.update(entry.prev_hash.as_bytes());
+    hasher.update(b"\n");
+    hasher.update(canonical_json(&body).as_bytes());
+    hasher
+        .finalize()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+pub(super) const INSERT_AUDIT: &str = "INSERT INTO audit_entries (case_id, seq, org_id, transition, from_state, to_state, actor, form, changes, reasons, request_id, recorded_at, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
+
+const SELECT: &str = "SELECT case_id, seq, org_id, transition, from_state, to_state, actor, form, changes, reasons, request_id, recorded_at, prev_hash, hash FROM audit_entries";
+
+macro_rules! insert_audit {
+    ($entry:expr, $executor:expr) => {
+        sqlx::query($crate::storage::audit::INSERT_AUDIT)
+            .bind($entry.case_id)
+            .bind($entry.seq)
+            .bind($entry.org_id)
+            .bind($entry.transition.clone())
+            .bind($entry.from.clone())
+            .bind($entry.to.clone())
+            .bind($entry.actor.clone())
+            .bind($entry.form.clone().map(sqlx::types::Json))
+            .bind(Json::from($entry.changes.clone()))
+            .bind(Json::from($entry.reasons.clone()))
+            .bind($entry.request_id.clone())
+            .bind($entry.at)
+            .bind($entry.prev_hash.clone())
+            .bind($entry.hash.clone())
+            .execute($executor)
+            .await
+            .map_err(|error| StoreError::from_write(error, "audit entry already written"))
+    };
+}
+pub(super) use insert_audit;
+
+macro_rules! audit_from_row {
+    ($row:expr) => {{
+        let row = $row;
+        Ok::<AuditEntry, sqlx::Error>(AuditEntry {
+            case_id: row.try_get("case_id")?,
+            seq: row.try_get("seq")?,
+            org_id: row.try_get("org_id")?,
+            transition: row.try_get("transition")?,
+            from: row.try_get("from_state")?,
+            to: row.try_get("to_state")?,
+            actor: row.try_get("actor")?,
+            form: row.try_get::<Option<Json>, _>("form")?.map(|json| json.0),
+            changes: row.try_get::<Json, _>("changes")?.0,
+            reasons: row.try_get::<Json, _>("reasons")?.0,
+            request_id: row.try_get("request_id")?,
+            at: row.try_get("recorded_at")?,
+            prev_hash: row.try_get("prev_hash")?,
+            hash: row.try_get("hash")?,
+        })
+    }};
+}
+
+/// A break in a case's chain, as `caseflow verify-audit` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainBreak {
+    pub case_id: Uuid,
+    pub seq: i64,
+    pub problem: String,
+}
+
+impl Store {
+    /// The audit trail of one case of `org`, oldest first.
+    pub async fn history(&self, org: Uuid, case_id: Uuid) -> StoreResult<Vec<AuditEntry>> {
+        let sql = format!("{SELECT} WHERE org_id = $1 AND case_id = $2 ORDER BY seq");
+        on_db!(&self.db, |pool| {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(org)
+                .bind(case_id)
+                .fetch_all(pool)
+                .await?;
+            rows.iter()
+                .map(|row| audit_from_row!(row).map_err(StoreError::from))
+                .collect()
+        })
+    }
+
+    /// Recomputes every chain (or one case's) and the link to each case's head.
+    pub async fn verify_audit(
+        &self,
+        case_id: Option<Uuid>,
+    ) -> StoreResult<(usize, Vec<ChainBreak>)> {
+        let filter = if case_id.is_some() {
+            " WHERE case_id = $1"
+        } else {
+            ""
+        };
+        let sql = format!("{SELECT}{filter} ORDER BY case_id, seq");
+        let entries: Vec<AuditEntry> = on_db!(&self.db, |pool| {
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            if let Some(id) = case_id {
+                query = query.bind(id);
+            }
+            let rows = query.fetch_all(pool).await?;
+            rows.iter()
+                .map(|row| audit_from_row!(row).map_err(StoreError::from))
+                .collect::<StoreResult<Vec<_>>>()?
+        });
+        let heads = self.case_heads(case_id).await?;
+        let mut breaks = Vec::new();
+        let mut previous: Option<&AuditEntry> = None;
+        for entry in &entries {
+            let same_case = previous.is_some_and(|p| p.case_id == entry.case_id);
+            let (expected_seq, expected_prev) = match previous {
+                Some(p) if same_case => (p.seq + 1, p.hash.as_str()),
+                _ => (1, GENESIS_HASH),
+            };
+            let mut problem = |text: String| {
+                breaks.push(ChainBreak {
+                    case_id: entry.case_id,
+                    seq: entry.seq,
+                    problem: text,
+                })
+            };
+            if entry.seq != expected_seq {
+                problem(format!("entry {expected_seq} is missing"));
+            }
+            if entry.prev_hash != expected_prev {
+                problem("does not follow from the entry before it".to_owned());
+            }
+            if entry_hash(entry) != entry.hash {
+                problem("its content was changed after it was written".to_owned());
+            }
+            previous = Some(entry);
+        }
+        for (case, version, hash) in heads {
+            let last = entries.iter().rev().find(|entry| entry.case_id == case);
+            match last {
+                Some(last) if last.seq == version && last.hash == hash => {}
+                Some(last) => breaks.push(ChainBreak {
+                    case_id: case,
+                    seq: last.seq,
+                    problem: format!(
+                        "the case is at version {version} but its trail ends at entry {}",
+                        last.seq
+                    ),
+                }),
+                None => breaks.push(ChainBreak {
+                    case_id: case,
+                    seq: 0,
+                    problem: "the case has no audit trail".to_owned(),
+                }),
+            }
+        }
+        let cases = entries
+            .iter()
+            .map(|entry| entry.case_id)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len();
+        Ok((cases, breaks))
+    }
+
+    async fn case_heads(&self, case_id: Option<Uuid>) -> StoreResult<Vec<(Uuid, i64, String)>> {
+        let filter = if case_id.is_some() {
+            " WHERE id = $1"
+        } else {
+            ""
+        };
+        let sql = format!("SELECT id, version, audit_hash FROM cases{filter}");
+        on_db!(&self.db, |pool| {
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            if let Some(id) = case_id {
+                query = query.bind(id);
+            }
+            let rows = query.fetch_all(pool).await?;
+            rows.iter()
+                .map(|row| {
+                    Ok((
+                        row.try_get("id")?,
+                        row.try_get("version")?,
+                        row.try_get("audit_hash")?,
+                    ))
+                })
+                .collect::<Result<Vec<_>, sqlx::Error>>()
+                .map_err(StoreError::from)
+        })
+    }
+}

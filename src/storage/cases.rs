@@ -1,0 +1,252 @@
+//! Cases: opening one and applying a move, each in one transaction with its
+//! audit entry and outbox effects; reading them, always within an organisation.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::Row;
+use uuid::Uuid;
+
+use super::audit::{AuditEntry, insert_audit};
+use super::{Json, Store, StoreError, StoreResult, on_db};
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct CaseRecord {
+    pub id: Uuid,
+    #[serde(skip)]
+    pub org_id: Uuid,
+    pub workflow: String,
+    pub workflow_version: i64,
+    pub state: String,
+    pub version: i64,
+    pub data: Value,
+    #[serde(skip)]
+    pub audit_hash: String,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+    pub updated_at: DateTime<Utc>,
+    pub updated_by: String,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub legal_hold: bool,
+}
+
+/// An effect to carry out after the commit (a notification, a deadline...).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxItem {
+    pub id: Uuid,
+    pub kind: String,
+    pub payload: Value,
+    pub available_at: DateTime<Utc>,
+}
+
+pub struct NewCase {
+    pub record: CaseRecord,
+    pub audit: AuditEntry,
+    pub outbox: Vec<OutboxItem>,
+}
+
+/// A move to write: applies only if the case is still at `from_version`.
+pub struct Move {
+    pub org_id: Uuid,
+    pub case_id: Uuid,
+    pub from_version: i64,
+    pub state: String,
+    pub data: Value,
+    pub actor: String,
+    pub at: DateTime<Utc>,
+    pub closed: bool,
+    pub audit: AuditEntry,
+    pub outbox: Vec<OutboxItem>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CaseFilter {
+    pub workflow: Option<String>,
+    pub state: Option<String>,
+    /// Cases after this id (ids are UUIDv7, so this is creation order).
+    pub after: Option<Uuid>,
+    pub limit: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct CasePage {
+    pub items: Vec<CaseRecord>,
+    pub next: Option<Uuid>,
+}
+
+const COLUMNS: &str = "id, org_id, workflow, workflow_version, state, version, data, audit_hash, created_at, created_by, updated_at, updated_by, closed_at, legal_hold";
+
+macro_rules! case_from_row {
+    ($row:expr) => {{
+        let row = $row;
+        Ok::<CaseRecord, sqlx::Error>(CaseRecord {
+            id: row.try_get("id")?,
+            org_id: row.try_get("org_id")?,
+            workflow: row.try_get("workflow")?,
+            workflow_version: row.try_get("workflow_version")?,
+            state: row.try_get("state")?,
+            version: row.try_get("version")?,
+            data: row.try_get::<Json, _>("data")?.0,
+            audit_hash: row.try_get("audit_hash")?,
+            created_at: row.try_get("created_at")?,
+            created_by: row.try_get("created_by")?,
+            updated_at: row.try_get("updated_at")?,
+            updated_by: row.try_get("updated_by")?,
+            closed_at: row.try_get("closed_at")?,
+            legal_hold: row.try_get("legal_hold")?,
+        })
+    }};
+}
+
+const INSERT_OUTBOX: &str = "INSERT INTO outbox (id, org_id, case_id, seq, kind, payload, created_at, available_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+
+macro_rules! insert_outbox {
+    ($items:expr, $org:expr, $case:expr, $seq:expr, $at:expr, $tx:expr) => {
+        for item in $items {
+            sqlx::query(INSERT_OUTBOX)
+                .bind(item.id)
+                .bind($org)
+                .bind($case)
+                .bind($seq)
+                .bind(item.kind.clone())
+                .bind(Json::from(item.payload.clone()))
+                .bind($at)
+                .bind(item.available_at)
+                .execute(&mut *$tx)
+                .await?;
+        }
+    };
+}
+
+impl Store {
+    /// Writes a new case, its first audit entry and its effects, all or nothing.
+    pub async fn insert_case(&self, new: &NewCase) -> StoreResult<()> {
+        let case = &new.record;
+        let sql = format!(
+            "INSERT INTO cases ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+        );
+        on_db!(&self.db, |pool| {
+            let mut tx = pool.begin().await?;
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(case.id)
+                .bind(case.org_id)
+                .bind(case.workflow.clone())
+                .bind(case.workflow_version)
+                .bind(case.state.clone())
+                .bind(case.version)
+                .bind(Json::from(case.data.clone()))
+                .bind(case.audit_hash.clone())
+                .bind(case.created_at)
+                .bind(case.created_by.clone())
+                .bind(case.updated_at)
+                .bind(case.updated_by.clone())
+                .bind(case.closed_at)
+                .bind(case.legal_hold)
+                .execute(&mut *tx)
+                .await
+                .map_err(|error| StoreError::from_write(error, "a case with this id exists"))?;
+            insert_audit!(new.audit, &mut *tx)?;
+            insert_outbox!(
+                &new.outbox,
+                case.org_id,
+                case.id,
+                new.audit.seq,
+                case.created_at,
+                tx
+            );
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Applies a move if the case is still at `from_version`; `Conflict` if
+    /// anyone moved it first. The state, the audit entry and the effects
+    /// commit together or not at all.
+    pub async fn apply_move(&self, change: &Move) -> StoreResult<()> {
+        const UPDATE: &str = "UPDATE cases SET state = $1, data = $2, version = version + 1, audit_hash = $3, updated_at = $4, updated_by = $5, closed_at = $6, closed_by = $7 WHERE org_id = $8 AND id = $9 AND version = $10";
+        let (closed_at, closed_by) = if change.closed {
+            (Some(change.at), Some(change.actor.clone()))
+        } else {
+            (None, None)
+        };
+        on_db!(&self.db, |pool| {
+            let mut tx = pool.begin().await?;
+            let updated = sqlx::query(UPDATE)
+                .bind(change.state.clone())
+                .bind(Json::from(change.data.clone()))
+                .bind(change.audit.hash.clone())
+                .bind(change.at)
+                .bind(change.actor.clone())
+                .bind(closed_at)
+                .bind(closed_by.clone())
+                .bind(change.org_id)
+                .bind(change.case_id)
+                .bind(change.from_version)
+                .execute(&mut *tx)
+                .await?;
+            if updated.rows_affected() != 1 {
+                tx.rollback().await?;
+                return Err(StoreError::Conflict(format!(
+                    "the case is no longer at version {}",
+                    change.from_version
+                )));
+            }
+            insert_audit!(change.audit, &mut *tx)?;
+            insert_outbox!(
+                &change.outbox,
+                change.org_id,
+                change.case_id,
+                change.audit.seq,
+                change.at,
+                tx
+            );
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// One case of `org`; another organisation's case is simply not found.
+    pub async fn case(&self, org: Uuid, id: Uuid) -> StoreResult<CaseRecord> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM cases WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL"
+        );
+        on_db!(&self.db, |pool| {
+            let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(org)
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+                .ok_or(StoreError::NotFound)?;
+            case_from_row!(&row).map_err(StoreError::from)
+        })
+    }
+
+    /// A page of `org`'s cases in creation order.
+    pub async fn cases(&self, org: Uuid, filter: &CaseFilter) -> StoreResult<CasePage> {
+        let limit = filter.limit.clamp(1, 500);
+        let sql = format!(
+            "SELECT {COLUMNS} FROM cases WHERE org_id = $1 AND deleted_at IS NULL \
+             AND ($2 IS NULL OR workflow = $2) AND ($3 IS NULL OR state = $3) AND ($4 IS NULL OR id > $4) \
+             ORDER BY id LIMIT $5"
+        );
+        let mut items = on_db!(&self.db, |pool| {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(org)
+                .bind(filter.workflow.clone())
+                .bind(filter.state.clone())
+                .bind(filter.after)
+                .bind(limit + 1)
+                .fetch_all(pool)
+                .await?;
+            rows.iter()
+                .map(|row| case_from_row!(row).map_err(StoreError::from))
+                .collect::<StoreResult<Vec<_>>>()?
+        });
+        let next = if items.len() as i64 > limit {
+            items.truncate(limit as usize);
+            items.last().map(|case| case.id)
+        } else {
+            None
+        };
+        Ok(CasePage { items, next })
+    }
+}

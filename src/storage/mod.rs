@@ -1,0 +1,108 @@
+//! The few queries the service needs, written once for SQLite and PostgreSQL.
+//!
+//! Both dialects take the same SQL text (`$1` placeholders, portable types):
+//! UUIDs, times and JSON are bound as Rust types and each driver stores them
+//! natively (BLOB/TEXT on SQLite, uuid/timestamptz/jsonb on PostgreSQL). The
+//! [`on_db!`] macro expands a query body once per pool type. Every read takes
+//! the organisation: there is no query path that returns another
+//! organisation's rows.
+
+mod audit;
+mod cases;
+mod connect;
+mod definitions;
+mod orgs;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use uuid::Uuid;
+
+pub use audit::{AuditEntry, ChainBreak, GENESIS_HASH, canonical_json, entry_hash};
+pub use cases::{CaseFilter, CasePage, CaseRecord, Move, NewCase, OutboxItem};
+pub use definitions::DefinitionRow;
+pub use orgs::{Organisation, User};
+
+/// A pool of one of the two databases.
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to the concrete pool, so one query text serves both.
+macro_rules! on_db {
+    ($db:expr, |$pool:ident| $body:expr) => {
+        match $db {
+            $crate::storage::Db::Sqlite($pool) => $body,
+            $crate::storage::Db::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_db;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// Someone else moved first (a stale version), or a unique value is taken.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("stored data is damaged: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl StoreError {
+    /// Unique-key violations become conflicts; everything else stays a database error.
+    fn from_write(error: sqlx::Error, what: &str) -> Self {
+        match &error {
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                Self::Conflict(what.to_owned())
+            }
+            _ => Self::Database(error),
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Stored times are cut to microseconds, PostgreSQL's precision, so a value
+/// reads back exactly as written (the audit hash depends on it).
+pub fn stored_time(at: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::{SubsecRound, Timelike};
+    let cut = at.trunc_subsecs(6);
+    debug_assert_eq!(cut.nanosecond() % 1_000, 0);
+    cut
+}
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: Db,
+}
+
+impl Store {
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub fn dialect(&self) -> &'static str {
+        match self.db {
+            Db::Sqlite(_) => "sqlite",
+            Db::Postgres(_) => "postgres",
+        }
+    }
+
+    pub async fn close(&self) {
+        on_db!(&self.db, |pool| pool.close().await);
+    }
+}
+
+/// JSON as both drivers bind it.
+pub(crate) type Json = sqlx::types::Json<Value>;
+
+pub(crate) fn new_id() -> Uuid {
+    Uuid::now_v7()
+}

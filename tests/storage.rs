@@ -1,0 +1,568 @@
+//! Persistence and the service layer, on SQLite and on PostgreSQL: races,
+//! stale versions, organisations kept apart, pinned definitions, the audit chain.
+
+mod common;
+
+use std::sync::Arc;
+
+use caseflow::engine::Refusal;
+use caseflow::rules::Actor;
+use caseflow::service::{Service, ServiceError};
+use caseflow::storage::Store;
+use common::db::{databases, service, shipped_referral};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+fn clinician() -> Actor {
+    Actor::user("u-clinician", vec!["clinician".to_owned()])
+}
+
+fn referral_data() -> Value {
+    json!({
+        "client": { "name": "Aroha Ngata", "date_of_birth": "2008-04-01", "interpreter_needed": false },
+        "referrer": { "name": "Dr Hemi Walker", "organisation": "Tairāwhiti GP", "email": "hemi@example.org" },
+        "reason": "Low mood"
+    })
+}
+
+fn assessment() -> Value {
+    json!({"risk_level": "low", "presenting_issue": "Stress", "interpreter_needed": false, "safety_plan_in_place": false})
+}
+
+async fn org_with_referral(service: &Service, name: &str) -> Uuid {
+    let org = service
+        .store()
+        .create_org(name, chrono::Utc::now())
+        .await
+        .expect("org");
+    service
+        .publish(
+            org.id,
+            "workflows/referral.yaml",
+            &shipped_referral(),
+            "test",
+        )
+        .await
+        .expect("publish");
+    org.id
+}
+
+async fn count(store: &Store, sql: &'static str, case: Uuid) -> i64 {
+    use sqlx::Row;
+    match store.db() {
+        caseflow::storage::Db::Sqlite(pool) => sqlx::query(sql)
+            .bind(case)
+            .fetch_one(pool)
+            .await
+            .expect("count")
+            .get(0),
+        caseflow::storage::Db::Postgres(pool) => sqlx::query(sql)
+            .bind(case)
+            .fetch_one(pool)
+            .await
+            .expect("count")
+            .get(0),
+    }
+}
+
+#[tokio::test]
+async fn fifty_staff_pressing_the_same_button_make_exactly_one_move() {
+    for db in databases().await {
+        let service = service(db.store().await);
+        let org = org_with_referral(&service, "race").await;
+        let case = service
+            .create_case(org, &Actor::system(), "referral", referral_data(), None)
+            .await
+            .expect("open");
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..50 {
+            let service = service.clone();
+            tasks.spawn(async move {
+                let actor = Actor::user(format!("u-{i}"), vec!["clinician".to_owned()]);
+                service
+                    .fire(org, &actor, case.id, "assess", &assessment(), None, None)
+                    .await
+            });
+        }
+        let (mut moved, mut conflicts) = (0, 0);
+        while let Some(joined) = tasks.join_next().await {
+            match joined.expect("task") {
+                Ok(_) => moved += 1,
+                Err(ServiceError::Conflict(_)) => conflicts += 1,
+                // Losers that read the case after the winner committed see it in `assessed`.
+                Err(ServiceError::Refused(Refusal::WrongState { .. })) => conflicts += 1,
+                Err(other) => panic!("{}: unexpected {other:?}", db.kind),
+            }
+        }
+        assert_eq!((moved, conflicts), (1, 49), "{}", db.kind);
+        let history = service
+            .store()
+            .history(org, case.id)
+            .await
+            .expect("history");
+        assert_eq!(
+            history.len(),
+            2,
+            "{}: the opening and exactly one move",
+            db.kind
+        );
+        let (cases, breaks) = service
+            .store()
+            .verify_audit(Some(case.id))
+            .await
+            .expect("verify");
+        assert_eq!((cases, breaks.len()), (1, 0), "{}: {breaks:?}", db.kind);
+    }
+}
+
+#[tokio::test]
+async fn a_stale_expected_version_is_a_conflict_and_writes_nothing() {
+    for db in databases().await {
+        let service = service(db.store().await);
+        let org = org_with_referral(&service, "stale").await;
+        let case = service
+            .create_case(org, &Actor::system(), "referral", referral_data(), None)
+            .await
+            .expect("open");
+        let error = service
+            .fire(
+                org,
+                &clinician(),
+                case.id,
+                "assess",
+                &assessment(),
+                Some(case.version + 1),
+                None,
+            )
+            .await
+            .expect_err("stale");
+        assert!(
+            matches!(error, ServiceError::Conflict(_)),
+            "{}: {error:?}",
+            db.kind
+        );
+        let moved = service
+            .fire(
+                org,
+                &clinician(),
+                case.id,
+                "assess",
+                &assessment(),
+                Some(case.version),
+                None,
+            )
+            .await
+            .expect("current version moves");
+        assert_eq!(
+            (moved.state.as_str(), moved.version),
+            ("assessed", 2),
+            "{}",
+            db.kind
+        );
+        let stored = service.store().case(org, case.id).await.expect("case");
+        assert_eq!(
+            stored, moved,
+            "{}: what fire returns is what was stored",
+            db.kind
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_refused_move_writes_nothing() {
+    for db in databases().await {
+        let store = db.store().await;
+        let service = service(store.clone());
+        let org = org_with_referral(&service, "refused").await;
+        let case = service
+            .create_case(org, &Actor::system(), "referral", referral_data(), None)
+            .await
+            .expect("open");
+        let outbox_before = count(
+            &store,
+            "SELECT COUNT(*) FROM outbox WHERE case_id = $1",
+            case.id,
+        )
+        .await;
+        let critical = json!({"risk_level": "critical", "presenting_issue": "Self-harm", "interpreter_needed": false, "safety_plan_in_place": false});
+        let error = service
+            .fire(org, &clinician(), case.id, "assess", &critical, None, None)
+            .await
+            .expect_err("guard");
+        assert!(
+            matches!(error, ServiceError::Refused(Refusal::Guard(_))),
+            "{}: {error:?}",
+            db.kind
+        );
+        let error = service
+            .fire(
+                org,
+                &clinician(),
+                case.id,
+                "assess",
+                &json!({"risk_level": "extreme"}),
+                None,
+                None,
+            )
+            .await
+            .expect_err("form");
+        assert!(
+            matches!(error, ServiceError::Refused(Refusal::InvalidForm(_))),
+            "{}: {error:?}",
+            db.kind
+        );
+        let stored = store.case(org, case.id).await.expect("case");
+        assert_eq!(stored.version, 1, "{}", db.kind);
+        assert_eq!(
+            store.history(org, case.id).await.expect("history").len(),
+            1,
+            "{}",
+            db.kind
+        );
+        assert_eq!(
+            count(
+                &store,
+                "SELECT COUNT(*) FROM outbox WHERE case_id = $1",
+                case.id
+            )
+            .await,
+            outbox_before
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_move_writes_its_audit_entry_and_effects_together() {
+    for db in databases().await {
+        let store = db.store().await;
+        let service = service(store.clone());
+        let org = org_with_referral(&service, "effects").await;
+        let case = service
+            .create_case(
+                org,
+                &Actor::system(),
+                "referral",
+                referral_data(),
+                Some("req-1"),
+            )
+            .await
+            .expect("open");
+        // Opening schedules the `submitted` reminder.
+        assert_eq!(
+            count(
+                &store,
+                "SELECT COUNT(*) FROM outbox WHERE case_id = $1 AND kind = 'schedule_deadline'",
+                case.id
+            )
+            .await,
+            1
+        );
+        let moved = service
+            .fire(
+                org,
+                &clinician(),
+                case.id,
+                "assess",
+                &assessment(),
+                None,
+                Some("req-2"),
+            )
+            .await
+            .expect("assess");
+        assert_eq!(moved.data["risk_level"], json!("low"));
+        assert_eq!(
+            count(
+                &store,
+                "SELECT COUNT(*) FROM outbox WHERE case_id = $1 AND kind = 'cancel_deadlines'",
+                case.id
+            )
+            .await,
+            1
+        );
+        assert_eq!(
+            count(
+                &store,
+                "SELECT COUNT(*) FROM outbox WHERE case_id = $1 AND kind = 'notify'",
+                case.id
+            )
+            .await,
+            1
+        );
+        let history = store.history(org, case.id).await.expect("history");
+        let entry = &history[1];
+        assert_eq!(entry.seq, 2);
+        assert_eq!(entry.transition.as_deref(), Some("assess"));
+        assert_eq!(
+            (entry.from.as_deref(), entry.to.as_str()),
+            (Some("submitted"), "assessed")
+        );
+        assert_eq!(entry.actor, "u-clinician");
+        assert_eq!(entry.request_id.as_deref(), Some("req-2"));
+        assert_eq!(entry.form.as_ref(), Some(&assessment()));
+        assert!(
+            entry.changes.as_array().is_some_and(|changes| changes
+                .iter()
+                .any(|c| c["path"] == "risk_level" && c["new"] == "low")),
+            "{}",
+            entry.changes
+        );
+        assert_eq!(entry.prev_hash, history[0].hash);
+    }
+}
+
+#[tokio::test]
+async fn another_organisation_can_neither_read_nor_move_a_case() {
+    for db in databases().await {
+        let service = service(db.store().await);
+        let ours = org_with_referral(&service, "ours").await;
+        let theirs = org_with_referral(&service, "theirs").await;
+        let case = service
+            .create_case(ours, &Actor::system(), "referral", referral_data(), None)
+            .await
+            .expect("open");
+        assert!(
+            matches!(
+                service.store().case(theirs, case.id).await,
+                Err(caseflow::storage::StoreError::NotFound)
+            ),
+            "{}",
+            db.kind
+        );
+        let error = service
+            .fire(
+                theirs,
+                &clinician(),
+                case.id,
+                "assess",
+                &assessment(),
+                None,
+                None,
+            )
+            .await
+            .expect_err("hidden");
+        assert!(
+            matches!(error, ServiceError::NotFound),
+            "{}: {error:?}",
+            db.kind
+        );
+        assert!(
+            service
+                .store()
+                .history(theirs, case.id)
+                .await
+                .expect("history")
+                .is_empty(),
+            "{}",
+            db.kind
+        );
+        let page = service
+            .store()
+            .cases(
+                theirs,
+                &caseflow::storage::CaseFilter {
+                    limit: 50,
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("list");
+        assert!(page.items.is_empty(), "{}", db.kind);
+        assert_eq!(
+            service
+                .store()
+                .case(ours, case.id)
+                .await
+                .expect("ours")
+                .version,
+            1
+        );
+    }
+}
+
+#[tokio::test]
+async fn publishing_a_new_version_leaves_running_cases_on_theirs() {
+    for db in databases().await {
+        let service = service(db.store().await);
+        let org = org_with_referral(&service, "versions").await;
+        let running = service
+            .create_case(org, &Actor::system(), "referral", referral_data(), None)
+            .await
+            .expect("open");
+        assert_eq!(running.workflow_version, 1);
+
+        let same = service
+            .publish(org, "workflows/referral.yaml", &shipped_referral(), "pm")
+            .await
+            .expect("same text");
+        assert!(
+            !same.created,
+            "{}: publishing the same text again is a no-op",
+            db.kind
+        );
+
+        let edited = shipped_referral().replace(
+            "title: Referral to enrolment",
+            "title: Referral to enrolment (2026)",
+        );
+        let error = service
+            .publish(org, "referral.yaml", &edited, "pm")
+            .await
+            .expect_err("not bumped");
+        let ServiceError::Invalid(problems) = error else {
+            panic!("{}: expected located problems", db.kind)
+        };
+        assert_eq!(problems.len(), 1);
+        assert_eq!(
+            (problems[0].line, problems[0].column),
+            (6, 10),
+            "{}: points at `version`",
+            db.kind
+        );
+        assert!(
+            problems[0].message.contains("bump `version` to 2"),
+            "{}",
+            problems[0].message
+        );
+
+        let bumped = edited.replace("version: 1\n", "version: 2\n");
+        let published = service
+            .publish(org, "referral.yaml", &bumped, "pm")
+            .await
+            .expect("bumped");
+        assert_eq!((published.version, published.created), (2, true));
+
+        let moved = service
+            .fire(
+                org,
+                &clinician(),
+                running.id,
+                "assess",
+                &assessment(),
+                None,
+                None,
+            )
+            .await
+            .expect("moves");
+        assert_eq!(
+            moved.workflow_version, 1,
+            "{}: a running case stays on its version",
+            db.kind
+        );
+        let fresh = service
+            .create_case(org, &Actor::system(), "referral", referral_data(), None)
+            .await
+            .expect("open");
+        assert_eq!(
+            fresh.workflow_version, 2,
+            "{}: new cases start on the newest version",
+            db.kind
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_invalid_definition_is_refused_with_located_errors() {
+    for db in databases().await {
+        let service = service(db.store().await);
+        let org = service
+            .store()
+            .create_org("invalid", chrono::Utc::now())
+            .await
+            .expect("org")
+            .id;
+        let broken = shipped_referral().replace("    to: assessed\n", "    to: assesed\n");
+        let ServiceError::Invalid(problems) = service
+            .publish(org, "referral.yaml", &broken, "pm")
+            .await
+            .expect_err("invalid")
+        else {
+            panic!("{}: expected located problems", db.kind)
+        };
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.message.contains("unknown state `assesed`") && p.line > 1),
+            "{problems:?}"
+        );
+        assert!(matches!(
+            service.store().definition(org, "referral", None).await,
+            Err(caseflow::storage::StoreError::NotFound)
+        ));
+    }
+}
+
+#[tokio::test]
+async fn an_edited_audit_entry_breaks_the_chain() {
+    for db in databases().await {
+        let store = db.store().await;
+        let service = service(store.clone());
+        let org = org_with_referral(&service, "tamper").await;
+        let case = service
+            .create_case(org, &Actor::system(), "referral", referral_data(), None)
+            .await
+            .expect("open");
+        service
+            .fire(
+                org,
+                &clinician(),
+                case.id,
+                "assess",
+                &assessment(),
+                None,
+                None,
+            )
+            .await
+            .expect("assess");
+        assert!(store.verify_audit(None).await.expect("verify").1.is_empty());
+        let sql = "UPDATE audit_entries SET actor = 'someone-else' WHERE case_id = $1 AND seq = 2";
+        match store.db() {
+            caseflow::storage::Db::Sqlite(pool) => sqlx::query(sql)
+                .bind(case.id)
+                .execute(pool)
+                .await
+                .map(|_| ()),
+            caseflow::storage::Db::Postgres(pool) => sqlx::query(sql)
+                .bind(case.id)
+                .execute(pool)
+                .await
+                .map(|_| ()),
+        }
+        .expect("tamper");
+        let (_, breaks) = store.verify_audit(Some(case.id)).await.expect("verify");
+        assert_eq!(breaks.len(), 1, "{}: {breaks:?}", db.kind);
+        assert!(
+            breaks
+                .iter()
+                .any(|b| b.seq == 2 && b.problem.contains("changed after it was written")),
+            "{breaks:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn migrations_run_again_beside_another_migrator() {
+    for db in databases().await {
+        let store = db.store().await;
+        // Another migrator (apalis) records its own versions in the same table.
+        let sql = "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) VALUES (20990101000000, 'apalis', TRUE, $1, 0)";
+        match store.db() {
+            caseflow::storage::Db::Sqlite(pool) => sqlx::query(sql)
+                .bind(vec![0u8; 48])
+                .execute(pool)
+                .await
+                .map(|_| ()),
+            caseflow::storage::Db::Postgres(pool) => sqlx::query(sql)
+                .bind(vec![0u8; 48])
+                .execute(pool)
+                .await
+                .map(|_| ()),
+        }
+        .expect("foreign migration row");
+        store
+            .migrate()
+            .await
+            .unwrap_or_else(|error| panic!("{}: {error}", db.kind));
+        let again = Arc::new(db.store().await);
+        again.migrate().await.expect("idempotent");
+    }
+}
