@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, VecDeque};
 
 use indexmap::IndexMap;
 
-use super::compile::Checker;
+use super::checker::Checker;
 use super::definition::{State, Transition};
 use crate::yaml_path;
 

@@ -4,6 +4,7 @@
 //! out as [`Outcome`]s listing the effects for the service layer to carry out.
 
 mod catalog;
+mod checker;
 mod compile;
 pub mod data_path;
 mod definition;

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use indexmap::IndexMap;
 
-use super::compile::Checker;
+use super::checker::Checker;
 use super::definition::{State, Transition};
 use super::model::WorkflowDoc;
 use super::source_map::Seg;
