@@ -566,3 +566,49 @@ async fn migrations_run_again_beside_another_migrator() {
         again.migrate().await.expect("idempotent");
     }
 }
+
+#[tokio::test]
+async fn workflow_files_are_published_once_for_every_organisation() {
+    for db in databases().await {
+        let service = service(db.store().await);
+        for name in ["north", "south"] {
+            service
+                .store()
+                .create_org(name, chrono::Utc::now())
+                .await
+                .expect("org");
+        }
+        let mut sources =
+            caseflow::home::load_sources(std::path::Path::new(env!("CARGO_MANIFEST_DIR")), None);
+        let report = service.sync_files(&sources).await;
+        assert_eq!(report.len(), 2, "{}: {report:?}", db.kind);
+        assert!(
+            report
+                .iter()
+                .all(|line| line.contains("published referral version 1")),
+            "{report:?}"
+        );
+        assert!(
+            service.sync_files(&sources).await.is_empty(),
+            "{}: unchanged files publish nothing",
+            db.kind
+        );
+
+        let referral = sources
+            .workflows
+            .iter_mut()
+            .find(|file| file.name == "referral")
+            .expect("referral");
+        referral.text = referral
+            .text
+            .replace("title: Referral to enrolment", "title: Referral");
+        let report = service.sync_files(&sources).await;
+        assert_eq!(report.len(), 2, "{report:?}");
+        assert!(
+            report
+                .iter()
+                .all(|line| line.contains("bump `version` to 2") && line.contains("not published")),
+            "{report:?}"
+        );
+    }
+}

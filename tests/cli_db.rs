@@ -1,0 +1,155 @@
+//! The database verbs of the CLI on a fresh SQLite file: exit codes and messages.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+struct Db {
+    dir: tempfile::TempDir,
+}
+
+impl Db {
+    fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    fn run(&self, args: &[&str], stdin: &str) -> Output {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_caseflow"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .env(
+                "DATABASE_URL",
+                format!(
+                    "sqlite://{}?mode=rwc",
+                    self.dir.path().join("cf.db").display()
+                ),
+            )
+            .env("CASEFLOW_HOME", env!("CARGO_MANIFEST_DIR"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run caseflow");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin.as_bytes())
+            .expect("write stdin");
+        child.wait_with_output().expect("wait")
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn organisations_and_users_are_administered_from_the_command_line() {
+    let db = Db::new();
+    let migrated = db.run(&["migrate"], "");
+    assert_eq!(
+        migrated.status.code(),
+        Some(0),
+        "{}",
+        text(&migrated.stderr)
+    );
+
+    assert_eq!(
+        db.run(&["org", "add", "Te Whare Awhina"], "").status.code(),
+        Some(0)
+    );
+    let again = db.run(&["org", "add", "Te Whare Awhina"], "");
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        text(&again.stderr).contains("an organisation with this name exists"),
+        "{}",
+        text(&again.stderr)
+    );
+
+    let args = [
+        "user",
+        "add",
+        "--org",
+        "Te Whare Awhina",
+        "--email",
+        "Mere@Example.org",
+        "--roles",
+        "clinician,team_leader",
+        "--password-stdin",
+    ];
+    let added = db.run(&args, "a long enough passphrase\n");
+    assert_eq!(added.status.code(), Some(0), "{}", text(&added.stderr));
+    assert!(text(&added.stdout).contains(
+        "user mere@example.org added to Te Whare Awhina with roles clinician,team_leader"
+    ));
+
+    let short = db.run(&args, "short\n");
+    assert_eq!(short.status.code(), Some(2));
+    assert!(text(&short.stderr).contains("at least 12 characters"));
+
+    let mut unknown = args;
+    unknown[3] = "Nowhere";
+    let missing = db.run(&unknown, "a long enough passphrase\n");
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        text(&missing.stderr).contains("no organisation `Nowhere`"),
+        "{}",
+        text(&missing.stderr)
+    );
+}
+
+#[test]
+fn bench_prints_its_numbers_last_and_the_trail_verifies() {
+    let db = Db::new();
+    let bench = db.run(&["bench", "--cases", "40", "--concurrency", "4"], "");
+    assert_eq!(bench.status.code(), Some(0), "{}", text(&bench.stderr));
+    let out = text(&bench.stdout);
+    assert!(
+        out.lines()
+            .any(|line| line.starts_with("floor_transitions_per_s=")),
+        "{out}"
+    );
+    let last = out.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("transitions_per_s=")
+            && last.contains(" p50_ms=")
+            && last.contains(" p99_ms="),
+        "{out}"
+    );
+
+    let verified = db.run(&["verify-audit"], "");
+    assert_eq!(
+        verified.status.code(),
+        Some(0),
+        "{}",
+        text(&verified.stdout)
+    );
+    assert!(
+        text(&verified.stdout).contains("verified 80 case trail(s): 0 break(s)"),
+        "{}",
+        text(&verified.stdout)
+    );
+}
+
+#[test]
+fn a_bad_database_url_is_a_configuration_error() {
+    let db = Db::new();
+    let output = Command::new(env!("CARGO_BIN_EXE_caseflow"))
+        .arg("migrate")
+        .current_dir(db.dir.path())
+        .env("DATABASE_URL", "mysql://nowhere/db")
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains(
+            "DATABASE_URL: `mysql://nowhere/db` is neither sqlite://... nor postgres://..."
+        ),
+        "{}",
+        text(&output.stderr)
+    );
+}
