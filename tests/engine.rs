@@ -331,3 +331,20 @@ fn case_data_must_match_the_case_schema() {
     let refusal = start(definition, json!([1, 2]), &worker(), now()).expect_err("not an object");
     assert_eq!(refusal.code(), "invalid_case");
 }
+
+#[test]
+fn later_set_expressions_see_earlier_ones() {
+    let yaml = common::INTAKE_YAML.replace(
+        "    set: { outcome: form.outcome }",
+        "    set:\n      outcome: form.outcome\n      review.first: '\"checked \" + case.outcome'\n      review.second: case.review.first + \" twice\"",
+    );
+    let catalog = catalog(&yaml);
+    let definition = catalog.definition("intake").expect("intake");
+    let data = json!({"review": "not yet an object"});
+    let case = CaseView { state: "open", data: &data };
+    let outcome = fire(definition, case, "finish", &json!({"outcome": "good"}), &worker(), now()).expect("moves");
+    assert_eq!(
+        outcome.data,
+        json!({"review": {"first": "checked good", "second": "checked good twice"}, "outcome": "good"})
+    );
+}

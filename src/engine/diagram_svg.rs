@@ -1,6 +1,6 @@
 //! SVG drawn in-process: `layout-rs` places the nodes and routes the arrows,
-//! and the [`Canvas`] here turns its draw calls into the document, because the
-//! crate's own `SVGWriter` sizes the picture wrongly and has no styling hooks.
+//! and [`Canvas`] turns its draw calls into the document, because the crate's
+//! own `SVGWriter` sizes the picture wrongly and has no styling hooks.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -13,69 +13,73 @@ use layout::core::style::StyleAttr;
 use layout::std_shapes::shapes::{Arrow, Element, ShapeKind};
 use layout::topo::layout::VisualGraph;
 
-use super::{Edge, Node, WorkflowDoc, node_lines, xml_escape};
+use super::{Edge, Node, WorkflowDoc, xml_escape};
 
 const NODE_FONT: usize = 14;
 const EDGE_FONT: usize = 12;
-/// `layout-rs` checks for cycles by walking every path from each edge's head,
-/// so a dense graph costs exponential time; past this many steps, draw a grid.
+/// layout-rs looks for cycles by walking every path out of each edge's head.
 const PATH_BUDGET: u64 = 2_000_000;
-/// About 0.1 s in a release build (a 36-state ring with 108 edges costs 250 000).
+/// Sum of cubed row widths: about 0.06 s of crossing reduction in a release build.
 const CROSSING_BUDGET: u64 = 60_000;
+/// Shapes, labels and waypoints: about 0.3 s without crossing reduction.
+const ELEMENT_BUDGET: u64 = 2_000;
 
 const STYLE: &str = "text{font-family:'DejaVu Sans',Verdana,Arial,sans-serif;fill:#1d2733}\
 .t{font-size:14px}.l{font-size:12px}.r{font-size:10px;fill:#5b6673}\
 .l,.r{paint-order:stroke;stroke:#fff;stroke-width:3px;stroke-linejoin:round}\
 .state{fill:#eef4fb;stroke:#35577d;stroke-width:1.5}.initial{stroke-width:3}\
 .terminal{fill:#f1f1f1}.ring{fill:none;stroke:#35577d;stroke-width:1.5}\
-.start{fill:#1d2733;stroke:#1d2733}.edge{fill:none;stroke:#4a5563;stroke-width:1.3}\
+.start{fill:#1d2733}.edge{fill:none;stroke:#4a5563;stroke-width:1.3}\
 .dashed{stroke-dasharray:5 4}.title{font-size:16px;font-weight:bold}";
 
 pub(super) fn render(doc: &WorkflowDoc, nodes: &[Node<'_>], edges: &[Edge<'_>]) -> String {
-    // layout-rs asserts on geometry it cannot handle (rare, seen only on random
-    // dense graphs); a plainer picture beats failing the command.
-    let laid_out = panic::catch_unwind(AssertUnwindSafe(|| layered(doc, nodes, edges)));
-    match laid_out {
-        Ok(Some(svg)) => svg,
-        Ok(None) | Err(_) => grid(doc, nodes, edges),
-    }
-}
-
-fn layered(doc: &WorkflowDoc, nodes: &[Node<'_>], edges: &[Edge<'_>]) -> Option<String> {
     let index: HashMap<&str, usize> = nodes.iter().enumerate().map(|(i, n)| (n.name, i)).collect();
     let pairs: Vec<(usize, usize)> = edges
         .iter()
         .filter_map(|e| Some((*index.get(e.from)?, *index.get(e.to)?)))
         .collect();
-    if pairs.len() != edges.len() {
-        return None;
-    }
     let initial = nodes.iter().position(|n| n.initial).unwrap_or(0);
     let (back, finish) = orient(nodes.len(), initial, &pairs);
     let succ = downward(nodes.len(), &pairs, &back);
-    if path_cost(&succ, &finish) > PATH_BUDGET {
-        return None;
+    let widths = row_widths(&succ, &finish, &pairs);
+    let crossing = widths
+        .iter()
+        .fold(0u64, |sum, w| sum.saturating_add(w.saturating_pow(3)));
+    let attempts: &[bool] = match (crossing <= CROSSING_BUDGET, widths.iter().sum::<u64>()) {
+        _ if pairs.len() != edges.len() || path_cost(&succ, &finish) > PATH_BUDGET => &[],
+        (true, _) => &[true, false],
+        (false, elements) if elements <= ELEMENT_BUDGET => &[false],
+        (false, _) => &[],
+    };
+    for &optimise in attempts {
+        // layout-rs asserts on some geometry (about 1 in 60 dense random graphs,
+        // none of our workflows); the other setting nearly always gets through.
+        let drawn = panic::catch_unwind(AssertUnwindSafe(|| {
+            layered(doc, nodes, edges, &pairs, &back, initial, optimise)
+        }));
+        if let Ok(Some(svg)) = drawn {
+            return svg;
+        }
     }
-    // Past the budget, keep layout-rs's first ordering of each row: more
-    // crossings, but seconds become milliseconds.
-    let optimise = crossing_cost(&succ, &finish, &pairs) <= CROSSING_BUDGET;
-    let optimise = match std::env::var("DIAG_OPT").as_deref() {
-        Ok("on") => true,
-        Ok("off") => false,
-        _ => optimise,
-    }; // TEMP
+    grid(doc, nodes, edges)
+}
 
+fn layered(
+    doc: &WorkflowDoc,
+    nodes: &[Node<'_>],
+    edges: &[Edge<'_>],
+    pairs: &[(usize, usize)],
+    back: &[bool],
+    initial: usize,
+    optimise: bool,
+) -> Option<String> {
     let mut vg = VisualGraph::new(Orientation::TopToBottom);
-    // `verify` re-walks every path after every edge; `orient` already made it acyclic.
+    // `verify` re-walks every path after every edge; `orient` made it acyclic.
     vg.dag.set_validate(false);
-    let start = Element::create_with_properties(
-        ShapeKind::new_circle(""),
-        StyleAttr::simple(),
-        Orientation::TopToBottom,
-        Point::splat(14.),
-        "start",
-    );
-    let start = vg.add_node(start);
+    let (down, circle) = (Orientation::TopToBottom, ShapeKind::new_circle(""));
+    let dot =
+        Element::create_with_properties(circle, node_look(), down, Point::splat(14.), "start");
+    let start = vg.add_node(dot);
     let handles: Vec<_> = nodes
         .iter()
         .map(|node| vg.add_node(element(node)))
@@ -83,18 +87,16 @@ fn layered(doc: &WorkflowDoc, nodes: &[Node<'_>], edges: &[Edge<'_>]) -> Option<
     if let Some(&first) = handles.get(initial) {
         vg.add_edge(Arrow::simple_with_properties("", "edge"), start, first);
     }
-    let mut look = StyleAttr::simple();
-    look.font_size = EDGE_FONT;
-    for ((edge, &(from, to)), &reversed) in edges.iter().zip(&pairs).zip(&back) {
+    for ((edge, &(from, to)), &reversed) in edges.iter().zip(pairs).zip(back) {
         let class = if edge.deadline.is_some() {
             "edge dashed"
         } else {
             "edge"
         };
         let mut arrow = Arrow::simple_with_properties(&edge.lines().join("\n"), class);
-        arrow.look = look.clone();
-        // Drawing a back edge upside down with its head at the start keeps the
-        // initial state on top instead of letting layout-rs pick what to flip.
+        arrow.look.font_size = EDGE_FONT;
+        // Turning back edges round ourselves, heads kept at the true target,
+        // keeps the initial state on top instead of whatever layout-rs flips.
         if reversed {
             vg.add_edge(arrow.reverse(), handles[to], handles[from]);
         } else {
@@ -102,86 +104,66 @@ fn layered(doc: &WorkflowDoc, nodes: &[Node<'_>], edges: &[Edge<'_>]) -> Option<
         }
     }
     let mut canvas = Canvas::default();
-    let t = std::time::Instant::now(); // TEMP
     vg.do_it(false, !optimise, false, &mut canvas);
-    if std::env::var("STATS").is_ok() {
-        eprintln!(
-            "STAT {} {} {} {}",
-            crossing_cost(&succ, &finish, &pairs),
-            elements_tmp(&succ, &finish, &pairs),
-            vg.num_nodes(),
-            t.elapsed().as_secs_f64()
-        );
-    } // TEMP
     canvas.finish(doc)
 }
 
-fn element(node: &Node<'_>) -> Element {
-    let lines = node_lines(node);
-    let chars = lines.iter().map(|l| l.chars().count()).max().unwrap_or(1) as f64;
-    let (w, h) = (
-        chars * NODE_FONT as f64 * 0.62 + 28.,
-        lines.len() as f64 * 18. + 16.,
-    );
+/// States are the only rounded shapes, which tells their text from edge labels.
+fn node_look() -> StyleAttr {
     let mut look = StyleAttr::simple();
-    look.font_size = NODE_FONT;
-    look.rounded = 8;
-    let (shape, size, class) = match (node.terminal, node.initial) {
-        (true, _) => (
-            ShapeKind::new_double_circle(&lines.join("\n")),
-            Point::new(w * 1.3, h * 1.5),
-            "state terminal",
-        ),
-        (false, true) => (
-            ShapeKind::new_box(&lines.join("\n")),
-            Point::new(w, h),
-            "state initial",
-        ),
-        (false, false) => (
-            ShapeKind::new_box(&lines.join("\n")),
-            Point::new(w, h),
-            "state",
-        ),
-    };
-    Element::create_with_properties(shape, look, Orientation::TopToBottom, size, class)
+    (look.font_size, look.rounded) = (NODE_FONT, 8);
+    look
 }
 
-/// Depth-first from the initial state: which edges point back up the search
-/// (to be drawn reversed), and the finishing order, a reverse topological order
-/// of the graph with those edges turned round.
+fn element(node: &Node<'_>) -> Element {
+    let text = node.lines().join("\n");
+    let chars = text.lines().map(|l| l.chars().count()).max().unwrap_or(1) as f64;
+    let size = Point::new(chars * 8.7 + 28., text.lines().count() as f64 * 18. + 16.);
+    let (shape, size, class) = match (node.terminal, node.initial) {
+        (true, _) => (
+            ShapeKind::DoubleCircle(text),
+            Point::new(size.x * 1.3, size.y * 1.5),
+            "terminal",
+        ),
+        (false, true) => (ShapeKind::Box(text), size, "initial"),
+        (false, false) => (ShapeKind::Box(text), size, ""),
+    };
+    let class = format!("state {class}");
+    Element::create_with_properties(shape, node_look(), Orientation::TopToBottom, size, class)
+}
+
+/// Depth-first from the initial state: which edges point back up the search,
+/// and the finishing order, which runs bottom-up once those are turned round.
 fn orient(count: usize, initial: usize, pairs: &[(usize, usize)]) -> (Vec<bool>, Vec<usize>) {
     let mut out_edges = vec![Vec::new(); count];
     for (i, &(from, _)) in pairs.iter().enumerate() {
         out_edges[from].push(i);
     }
-    // 0: unseen, 1: on the stack, 2: done.
-    let (mut mark, mut back, mut finish) = (vec![0u8; count], vec![false; pairs.len()], Vec::new());
+    let (mut on_stack, mut seen) = (vec![false; count], vec![false; count]);
+    let (mut back, mut finish) = (vec![false; pairs.len()], Vec::with_capacity(count));
     for root in std::iter::once(initial)
         .chain(0..count)
-        .filter(|&r| r < count)
+        .filter(|&root| root < count)
     {
-        if mark[root] != 0 {
+        if seen[root] {
             continue;
         }
-        mark[root] = 1;
+        (seen[root], on_stack[root]) = (true, true);
         let mut stack = vec![(root, 0usize)];
         while let Some((node, next)) = stack.last_mut() {
             let node = *node;
             let Some(&edge) = out_edges[node].get(*next) else {
-                mark[node] = 2;
+                on_stack[node] = false;
                 finish.push(node);
                 stack.pop();
                 continue;
             };
             *next += 1;
             let to = pairs[edge].1;
-            match mark[to] {
-                0 => {
-                    mark[to] = 1;
-                    stack.push((to, 0));
-                }
-                1 => back[edge] = to != node,
-                _ => {}
+            back[edge] = on_stack[to] && to != node;
+            if !seen[to] {
+                (seen[to], on_stack[to]) = (true, true);
+                stack.push((to, 0));
             }
         }
     }
@@ -191,17 +173,14 @@ fn orient(count: usize, initial: usize, pairs: &[(usize, usize)]) -> (Vec<bool>,
 /// The edges as they will be laid out: self-loops dropped, back edges turned round.
 fn downward(count: usize, pairs: &[(usize, usize)], back: &[bool]) -> Vec<Vec<usize>> {
     let mut succ = vec![Vec::new(); count];
-    for (&(from, to), &reversed) in pairs.iter().zip(back) {
-        match (from == to, reversed) {
-            (true, _) => {}
-            (false, true) => succ[to].push(from),
-            (false, false) => succ[from].push(to),
-        }
+    for (&(from, to), &reversed) in pairs.iter().zip(back).filter(|((f, t), _)| f != t) {
+        let (from, to) = if reversed { (to, from) } else { (from, to) };
+        succ[from].push(to);
     }
     succ
 }
 
-/// Steps layout-rs's cycle check will take: the paths out of each edge's head.
+/// The steps of layout-rs's cycle check: every path out of each edge's head.
 fn path_cost(succ: &[Vec<usize>], finish: &[usize]) -> u64 {
     let mut paths = vec![1u64; succ.len()];
     for &node in finish {
@@ -214,32 +193,29 @@ fn path_cost(succ: &[Vec<usize>], finish: &[usize]) -> u64 {
         .fold(0u64, |sum, &head| sum.saturating_add(paths[head]))
 }
 
-/// Roughly what layout-rs's crossing minimiser costs: it compares every pair in
-/// a row against the next row, so the sum of cubed row widths, where a row
-/// holds its states plus a label or waypoint for each edge passing through.
-fn crossing_cost(succ: &[Vec<usize>], finish: &[usize], pairs: &[(usize, usize)]) -> u64 {
+/// What each row of the layout will hold: states on even rows, and on the rows
+/// an edge passes, its label or a waypoint. layout-rs's crossing reduction
+/// compares every pair in a row with the next row, so its cost goes as width³.
+fn row_widths(succ: &[Vec<usize>], finish: &[usize], pairs: &[(usize, usize)]) -> Vec<u64> {
     let mut rank = vec![0usize; succ.len()];
     for &node in finish.iter().rev() {
         for &next in &succ[node] {
             rank[next] = rank[next].max(rank[node] + 1);
         }
     }
-    // Labels sit on rows of their own between the states' rows.
-    let mut width = vec![0u64; 2 * rank.iter().max().unwrap_or(&0) + 1];
+    let mut width = vec![0u64; 2 * rank.iter().max().unwrap_or(&0) + 2];
     for (node, next) in succ.iter().enumerate() {
         width[2 * rank[node]] += 1;
-        for &to in next {
+        next.iter().for_each(|&to| {
             width[2 * rank[node] + 1..2 * rank[to]]
                 .iter_mut()
-                .for_each(|w| *w += 1);
-        }
+                .for_each(|w| *w += 1)
+        });
     }
     for &(node, _) in pairs.iter().filter(|(from, to)| from == to) {
         width[2 * rank[node]] += 1;
     }
     width
-        .iter()
-        .fold(0u64, |sum, w| sum.saturating_add(w.saturating_pow(3)))
 }
 
 /// Collects SVG elements and the extent they cover.
@@ -253,11 +229,11 @@ struct Canvas {
 
 impl Default for Canvas {
     fn default() -> Self {
-        let far = f64::MAX / 4.;
+        let (min, max) = (Point::splat(f64::MAX / 4.), Point::splat(f64::MIN / 4.));
         Self {
             body: String::new(),
-            min: Point::splat(far),
-            max: Point::splat(-far),
+            min,
+            max,
             broken: false,
         }
     }
@@ -265,39 +241,38 @@ impl Default for Canvas {
 
 impl Canvas {
     fn cover(&mut self, p: Point) {
-        if !(p.x.is_finite() && p.y.is_finite()) {
-            self.broken = true;
-            return;
-        }
+        self.broken |= !(p.x.is_finite() && p.y.is_finite());
         self.min = Point::new(self.min.x.min(p.x), self.min.y.min(p.y));
         self.max = Point::new(self.max.x.max(p.x), self.max.y.max(p.y));
     }
 
     fn finish(mut self, doc: &WorkflowDoc) -> Option<String> {
         let title = format!("{} (v{})", doc.title, doc.version);
-        let heading = Point::new(self.min.x, self.min.y - 24.);
+        let at = Point::new(self.min.x, self.min.y - 24.);
         self.cover(Point::new(
-            heading.x + title.chars().count() as f64 * 9.5,
-            heading.y - 12.,
+            at.x + title.chars().count() as f64 * 9.5,
+            at.y - 12.,
         ));
         if self.broken {
             return None;
         }
         let (x, y) = (self.min.x - 12., self.min.y - 12.);
         let (w, h) = (self.max.x - self.min.x + 24., self.max.y - self.min.y + 24.);
-        let title = xml_escape(&title);
+        let (title, body) = (xml_escape(&title), self.body);
         Some(format!(
             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w:.0}\" height=\"{h:.0}\" \
-             viewBox=\"{x:.1} {y:.1} {w:.1} {h:.1}\">\n<title>{title}</title>\n<style>{STYLE}</style>\n\
-             <defs><marker id=\"head\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"9\" \
-             markerHeight=\"9\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#4a5563\"/>\
-             </marker></defs>\n<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{h:.1}\" fill=\"#fff\"/>\n\
-             <text class=\"title\" x=\"{:.1}\" y=\"{:.1}\">{title}</text>\n{}</svg>\n",
-            heading.x, heading.y, self.body
+             viewBox=\"{x:.1} {y:.1} {w:.1} {h:.1}\">\n<title>{title}</title>\n\
+             <style>{STYLE}</style>\n<defs><marker id=\"head\" viewBox=\"0 0 10 10\" refX=\"10\" \
+             refY=\"5\" markerWidth=\"9\" markerHeight=\"9\" orient=\"auto-start-reverse\">\
+             <path d=\"M0,0 L10,5 L0,10 z\" fill=\"#4a5563\"/></marker></defs>\n\
+             <rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{h:.1}\" fill=\"#fff\"/>\n\
+             <text class=\"title\" x=\"{:.1}\" y=\"{:.1}\">{title}</text>\n{body}</svg>\n",
+            at.x, at.y
         ))
     }
 }
 
+/// Our elements carry their CSS class in layout-rs's free-form `properties`.
 fn class(properties: Option<String>, default: &str) -> String {
     xml_escape(properties.as_deref().unwrap_or(default))
 }
@@ -309,81 +284,65 @@ impl RenderBackend for Canvas {
         size: Point,
         look: &StyleAttr,
         properties: Option<String>,
-        _clip: Option<ClipHandle>,
+        _: Option<ClipHandle>,
     ) {
         self.cover(xy);
         self.cover(xy.add(size));
-        let class = class(properties, "state");
+        let (class, r) = (class(properties, "state"), look.rounded);
         let _ = writeln!(
             self.body,
-            "<rect class=\"{class}\" x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" rx=\"{}\"/>",
-            xy.x, xy.y, size.x, size.y, look.rounded
+            "<rect class=\"{class}\" x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" rx=\"{r}\"/>",
+            xy.x, xy.y, size.x, size.y
         );
     }
 
-    fn draw_line(
-        &mut self,
-        start: Point,
-        stop: Point,
-        _look: &StyleAttr,
-        properties: Option<String>,
-    ) {
-        self.cover(start);
-        self.cover(stop);
+    fn draw_line(&mut self, a: Point, b: Point, _: &StyleAttr, properties: Option<String>) {
+        self.cover(a);
+        self.cover(b);
         let class = class(properties, "edge");
+        let (x1, y1, x2, y2) = (a.x, a.y, b.x, b.y);
         let _ = writeln!(
             self.body,
-            "<line class=\"{class}\" x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\"/>",
-            start.x, start.y, stop.x, stop.y
+            "<line class=\"{class}\" x1=\"{x1:.1}\" y1=\"{y1:.1}\" x2=\"{x2:.1}\" y2=\"{y2:.1}\"/>"
         );
     }
 
-    fn draw_circle(
-        &mut self,
-        xy: Point,
-        size: Point,
-        _look: &StyleAttr,
-        properties: Option<String>,
-    ) {
+    fn draw_circle(&mut self, xy: Point, size: Point, _: &StyleAttr, properties: Option<String>) {
         self.cover(xy.sub(size.scale(0.5)));
         self.cover(xy.add(size.scale(0.5)));
         // layout-rs draws a double circle's outer ring without properties.
         let class = class(properties, "ring");
+        let (rx, ry) = (size.x / 2., size.y / 2.);
         let _ = writeln!(
             self.body,
-            "<ellipse class=\"{class}\" cx=\"{:.1}\" cy=\"{:.1}\" rx=\"{:.1}\" ry=\"{:.1}\"/>",
-            xy.x,
-            xy.y,
-            size.x / 2.,
-            size.y / 2.
+            "<ellipse class=\"{class}\" cx=\"{:.1}\" cy=\"{:.1}\" rx=\"{rx:.1}\" ry=\"{ry:.1}\"/>",
+            xy.x, xy.y
         );
     }
 
     fn draw_text(&mut self, xy: Point, text: &str, look: &StyleAttr) {
-        let lines: Vec<&str> = text.lines().collect();
         let step = look.font_size as f64 * 1.25;
-        let top = xy.y - step * (lines.len() as f64 - 1.) / 2.;
-        for (i, line) in lines
-            .iter()
+        let top = xy.y - step * (text.lines().count() as f64 - 1.) / 2.;
+        for (i, line) in text
+            .lines()
             .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty())
+            .filter(|(_, line)| !line.trim().is_empty())
         {
-            // Only state shapes are rounded: layout-rs moves edge labels onto
-            // connectors of its own, which carry its default font size, not ours.
+            // layout-rs moves edge labels onto waypoints with its own default
+            // look, so tell state text from labels by shape, not by font size.
             let class = match (line.starts_with('['), look.rounded > 0) {
                 (true, _) => "r",
                 (false, true) => "t",
                 (false, false) => "l",
             };
-            let (y, half) = (
-                top + step * i as f64,
-                line.chars().count() as f64 * look.font_size as f64 * 0.31,
-            );
+            let y = top + step * i as f64;
+            let half = line.chars().count() as f64 * look.font_size as f64 * 0.31;
             self.cover(Point::new(xy.x - half, y - step / 2.));
             self.cover(Point::new(xy.x + half, y + step / 2.));
             let _ = writeln!(
                 self.body,
-                "<text class=\"{class}\" x=\"{:.1}\" y=\"{y:.1}\" text-anchor=\"middle\" dominant-baseline=\"central\">{}</text>",
+                "<text class=\"{class}\" x=\"{:.1}\" y=\"{y:.1}\" text-anchor=\"middle\" \
+                 dominant-baseline=\"central\">{}</text>",
                 xy.x,
                 xml_escape(line)
             );
@@ -406,7 +365,7 @@ impl RenderBackend for Canvas {
             "M {:.1} {:.1} C {:.1} {:.1}, {:.1} {:.1}, {:.1} {:.1}",
             start.x, start.y, exit.x, exit.y, entry.x, entry.y, end.x, end.y
         );
-        for &(control, point) in rest {
+        for (control, point) in rest {
             let _ = write!(
                 d,
                 " S {:.1} {:.1}, {:.1} {:.1}",
@@ -417,31 +376,36 @@ impl RenderBackend for Canvas {
             self.cover(a);
             self.cover(b);
         }
-        let markers = match head {
-            (true, true) => " marker-start=\"url(#head)\" marker-end=\"url(#head)\"",
-            (true, false) => " marker-start=\"url(#head)\"",
-            (false, true) => " marker-end=\"url(#head)\"",
-            (false, false) => "",
+        let marker_start = if head.0 {
+            " marker-start=\"url(#head)\""
+        } else {
+            ""
+        };
+        let marker_end = if head.1 {
+            " marker-end=\"url(#head)\""
+        } else {
+            ""
         };
         let class = class(properties, "edge");
-        let _ = writeln!(self.body, "<path class=\"{class}\" d=\"{d}\"{markers}/>");
-        if let (false, Some((_, middle))) = (text.is_empty(), path.get(path.len() / 2)) {
-            self.draw_text(*middle, text, look);
+        let _ = writeln!(
+            self.body,
+            "<path class=\"{class}\" d=\"{d}\"{marker_start}{marker_end}/>"
+        );
+        if let (false, Some(&(_, middle))) = (text.is_empty(), path.get(path.len() / 2)) {
+            self.draw_text(middle, text, look);
         }
     }
 
-    fn create_clip(&mut self, _xy: Point, _size: Point, _rounded_px: usize) -> ClipHandle {
+    fn create_clip(&mut self, _: Point, _: Point, _: usize) -> ClipHandle {
         0
     }
 }
 
 /// The picture of last resort: states in rows, transitions listed beneath.
-pub(super) fn grid(doc: &WorkflowDoc, nodes: &[Node<'_>], edges: &[Edge<'_>]) -> String {
+fn grid(doc: &WorkflowDoc, nodes: &[Node<'_>], edges: &[Edge<'_>]) -> String {
     let mut canvas = Canvas::default();
     let columns = (nodes.len() as f64).sqrt().ceil().max(1.) as usize;
-    let mut look = StyleAttr::simple();
-    look.font_size = NODE_FONT;
-    look.rounded = 8;
+    let look = node_look();
     for (i, node) in nodes.iter().enumerate() {
         let at = Point::new((i % columns) as f64 * 240., (i / columns) as f64 * 80.);
         let class = match (node.terminal, node.initial) {
@@ -458,35 +422,135 @@ pub(super) fn grid(doc: &WorkflowDoc, nodes: &[Node<'_>], edges: &[Edge<'_>]) ->
         );
         canvas.draw_text(
             at.add(Point::new(110., 28.)),
-            &node_lines(node).join("\n"),
+            &node.lines().join("\n"),
             &look,
         );
     }
-    look.font_size = EDGE_FONT;
     let top = nodes.len().div_ceil(columns) as f64 * 80. + 20.;
+    let mut small = StyleAttr::simple();
+    small.font_size = EDGE_FONT;
     for (i, edge) in edges.iter().enumerate() {
         let line = format!("{} → {}: {}", edge.from, edge.to, edge.lines().join(" "));
         let half = line.chars().count() as f64 * EDGE_FONT as f64 * 0.31;
-        canvas.draw_text(Point::new(half, top + i as f64 * 18.), &line, &look);
+        canvas.draw_text(Point::new(half, top + i as f64 * 18.), &line, &small);
     }
-    let fallback =
-        String::from("<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 10 10\"/>\n");
-    canvas.finish(doc).unwrap_or(fallback)
+    let empty = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 10 10\"/>\n";
+    canvas.finish(doc).unwrap_or_else(|| empty.to_owned())
 }
 
-fn elements_tmp(succ: &[Vec<usize>], finish: &[usize], pairs: &[(usize, usize)]) -> u64 {
-    // TEMP
-    let mut rank = vec![0usize; succ.len()];
-    for &node in finish.iter().rev() {
-        for &next in &succ[node] {
-            rank[next] = rank[next].max(rank[node] + 1);
+#[cfg(test)]
+mod tests {
+    use super::super::{edges, nodes, tests::referral, to_svg};
+    use super::*;
+
+    /// Every `<tag` closes with `/>` or a matching `</tag>`; text holds no raw `>` or stray `&`.
+    fn assert_well_formed(svg: &str) {
+        let (mut open, mut rest) = (Vec::new(), svg);
+        while let Some(at) = rest.find('<') {
+            let text = rest[..at]
+                .replace("&amp;", "")
+                .replace("&lt;", "")
+                .replace("&gt;", "");
+            let text = text.replace("&quot;", "").replace("&apos;", "");
+            assert!(!text.contains(['&', '>']), "unescaped text {text:?}");
+            let end = at
+                + rest[at..]
+                    .find('>')
+                    .unwrap_or_else(|| panic!("unclosed tag"));
+            let tag = &rest[at + 1..end];
+            let name = tag
+                .trim_start_matches('/')
+                .split_whitespace()
+                .next()
+                .unwrap_or_default();
+            if tag.starts_with('/') {
+                assert_eq!(open.pop(), Some(name), "mismatched </{name}>");
+            } else if !tag.ends_with('/') {
+                open.push(name);
+            }
+            rest = &rest[end + 1..];
+        }
+        assert!(open.is_empty(), "unclosed {open:?}");
+    }
+
+    fn assert_complete(svg: &str, doc: &WorkflowDoc) {
+        assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\" width="));
+        assert!(svg.ends_with("</svg>\n") && !svg.contains("NaN"));
+        assert_well_formed(svg);
+        for name in doc.states.keys().chain(doc.transitions.keys()) {
+            assert!(
+                svg.contains(&format!(">{name}")) || svg.contains(&format!("[{name}]")),
+                "{name} missing"
+            );
         }
     }
-    let mut n = succ.len() as u64 + pairs.len() as u64;
-    for (node, next) in succ.iter().enumerate() {
-        for &to in next {
-            n += (2 * (rank[to] - rank[node]) - 1) as u64;
-        }
+
+    #[test]
+    fn svg_is_laid_out_well_formed_and_complete() {
+        let doc = referral();
+        let svg = to_svg(&doc);
+        assert_complete(&svg, &doc);
+        assert!(svg.contains("<path class=\"edge"), "fell back to the grid");
+        assert!(svg.contains(">Whakaritenga</text>"));
+        assert!(svg.contains(">Triage &quot;first look&quot;</text>"));
+        assert!(svg.contains("<title>Referral &amp; &lt;intake&gt; (v3)</title>"));
+        assert!(svg.contains(">consent_timeout (after 14d)</text>"));
+        assert!(svg.contains("class=\"r\" ") && svg.contains("class=\"edge dashed\""));
+        assert_eq!(svg.matches("<rect class=\"state initial\"").count(), 1);
+        assert_eq!(svg.matches("<ellipse class=\"state terminal\"").count(), 2);
+        assert_eq!(svg.matches("<ellipse class=\"ring\"").count(), 2);
+        // One arrow per edge plus the entry arrow; every one has a head.
+        assert_eq!(svg.matches("<path class=\"edge").count(), 11);
+        assert_eq!(svg.matches("url(#head)").count(), 11);
     }
-    n
+
+    #[test]
+    fn svg_survives_awkward_shapes() {
+        let mut doc = referral();
+        (doc.states, doc.transitions) = Default::default();
+        assert_complete(&to_svg(&doc), &doc);
+
+        // A ring of 36 states with skips and self-loops, plus a state on its own.
+        let mut json = serde_json::json!({"workflow": "ring", "version": 1, "title": "Ring",
+            "initial": "s0", "states": {"alone": {"terminal": true}}, "transitions": {}});
+        for i in 0..36 {
+            json["states"][format!("s{i}")] =
+                serde_json::json!({"title": format!("<{i}> & ā\u{7}")});
+            for (k, to) in [i, (i + 1) % 36, (i + 7) % 36].into_iter().enumerate() {
+                json["transitions"][format!("t{i}_{k}")] =
+                    serde_json::json!({"from": format!("s{i}"), "to": format!("s{to}")});
+            }
+        }
+        let doc: WorkflowDoc = serde_json::from_value(json).unwrap_or_else(|e| panic!("{e}"));
+        let svg = to_svg(&doc);
+        assert_complete(&svg, &doc);
+        assert!(
+            svg.contains(">&lt;35&gt; &amp; ā </text>"),
+            "control characters become spaces"
+        );
+        assert!(svg.contains("<path class=\"edge"), "fell back to the grid");
+    }
+
+    #[test]
+    fn back_edges_are_found_from_the_initial_state() {
+        // 0 → 1 → 2 → 0, 2 → 2, 3 → 1; search starts at 1.
+        let pairs = [(0, 1), (1, 2), (2, 0), (2, 2), (3, 1)];
+        let (back, finish) = orient(4, 1, &pairs);
+        assert_eq!(back, [true, false, false, false, false]);
+        assert_eq!(finish, [0, 2, 1, 3]);
+        let succ = downward(4, &pairs, &back);
+        assert_eq!(succ, [vec![], vec![2, 0], vec![0], vec![1]]);
+        assert_eq!(path_cost(&succ, &finish), 1 + 2 + 1 + 3);
+        assert_eq!(row_widths(&succ, &finish, &pairs), [2, 2, 2, 1, 1, 0, 0]);
+    }
+
+    #[test]
+    fn grid_fallback_is_complete() {
+        let doc = referral();
+        let svg = grid(&doc, &nodes(&doc), &edges(&doc));
+        assert_complete(&svg, &doc);
+        assert!(
+            !svg.contains("<path class") && svg.contains(">triage → closed: close [lead]</text>")
+        );
+    }
 }

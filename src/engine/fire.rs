@@ -88,19 +88,13 @@ pub fn fire(
     let mut data = case.data.clone();
     let mut changes = Vec::new();
     for (path, script) in &transition.set {
-        let value = rules
-            .eval(script, &mut bindings)
-            .and_then(|v| to_json(&v))
-            .map_err(|error| Refusal::Rule(format!("`set: {path}`: {}", error.message)))?;
+        let value = rules.eval(script, &mut bindings).map_err(|error| set_failed(path, &error))?;
+        let json = to_json(&value).map_err(|error| set_failed(path, &error))?;
         let old = data_path::get(&data, path).cloned().unwrap_or(Value::Null);
-        if old != value {
-            data_path::set(&mut data, path, value.clone());
-            changes.push(Change {
-                path: path.clone(),
-                old,
-                new: value,
-            });
-            bindings.set_case(&data);
+        if old != json {
+            data_path::set(&mut data, path, json.clone());
+            changes.push(Change { path: path.clone(), old, new: json });
+            bindings.set_case_field(path, value);
         }
     }
     if !changes.is_empty() {
@@ -287,6 +281,10 @@ fn check_case(definition: &Definition, data: &Value) -> Result<(), Refusal> {
         }
         None => Ok(()),
     }
+}
+
+fn set_failed(path: &str, error: &RuleError) -> Refusal {
+    Refusal::Rule(format!("`set: {path}`: {}", error.message))
 }
 
 fn rule_refusal(error: RuleError) -> Refusal {

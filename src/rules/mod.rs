@@ -113,9 +113,33 @@ impl Bindings {
         Self { scope }
     }
 
-    /// Replaces `case` after a `set`, so later snippets of the same move see the new data.
-    pub fn set_case(&mut self, case: &serde_json::Value) {
-        self.scope.set_or_push("case", to_dynamic(case));
+    /// Writes one field of `case` after a `set`, so later snippets of the same
+    /// move see it, without converting the whole case again.
+    pub fn set_case_field(&mut self, path: &str, value: Dynamic) {
+        let parts: Vec<&str> = path.split('.').collect();
+        if let Some(case) = self.scope.get_value_mut::<rhai::Map>("case") {
+            set_in(case, &parts, value);
+        }
+    }
+}
+
+fn set_in(map: &mut rhai::Map, parts: &[&str], value: Dynamic) {
+    match parts {
+        [] => {}
+        [last] => {
+            map.insert((*last).into(), value);
+        }
+        [first, rest @ ..] => {
+            let entry = map
+                .entry((*first).into())
+                .or_insert_with(|| Dynamic::from_map(rhai::Map::new()));
+            if !entry.is_map() {
+                *entry = Dynamic::from_map(rhai::Map::new());
+            }
+            if let Ok(mut inner) = entry.as_map_mut() {
+                set_in(&mut inner, rest, value);
+            }
+        }
     }
 }
 
