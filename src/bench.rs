@@ -226,18 +226,20 @@ pub async fn floor_phase(
                 if index >= cases {
                     return Ok::<Measured, crate::storage::StoreError>(measured);
                 }
-                let mut case = floor_case(org, index, workflow_version);
-                store.insert_case(&case).await?;
+                let case = floor_case(org, index, workflow_version);
+                let mut record = case.record.clone();
+                store.insert_case(case).await?;
                 for step in 0..script_for(index).steps.len() {
                     let began = Instant::now();
-                    let change = floor_move(&case.record, step);
-                    store.apply_move(&change).await?;
+                    let change = floor_move(&record, step);
+                    let hash = change.audit.hash.clone();
+                    store.apply_move(change).await?;
                     measured
                         .latencies_us
                         .push(began.elapsed().as_micros() as u64);
                     measured.transitions += 1;
-                    case.record.version += 1;
-                    case.record.audit_hash = change.audit.hash;
+                    record.version += 1;
+                    record.audit_hash = hash;
                 }
             }
         });

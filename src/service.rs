@@ -65,10 +65,15 @@ pub struct Published {
     pub created: bool,
 }
 
+/// How long this process trusts its idea of a workflow's newest version; a
+/// version published by another process is picked up for new cases after this.
+const LATEST_TTL: std::time::Duration = std::time::Duration::from_secs(2);
+
 pub struct Service {
     store: Store,
     catalog: Arc<Catalog>,
     compiled: RwLock<HashMap<(Uuid, String, i64), Arc<Definition>>>,
+    latest: RwLock<HashMap<(Uuid, String), (i64, std::time::Instant)>>,
     clock: Clock,
 }
 
@@ -86,6 +91,7 @@ impl Service {
             store,
             catalog,
             compiled: RwLock::new(HashMap::new()),
+            latest: RwLock::new(HashMap::new()),
             clock,
         }
     }
@@ -153,6 +159,9 @@ impl Service {
             published_at: self.now(),
         };
         self.store.insert_definition(org, &row).await?;
+        if let Ok(mut latest) = self.latest.write() {
+            latest.remove(&(org, definition.id.clone()));
+        }
         let key = (org, definition.id.clone(), version);
         if let Ok(mut compiled) = self.compiled.write() {
             compiled.insert(key, Arc::new(definition));
@@ -197,6 +206,25 @@ impl Service {
         Ok(definition)
     }
 
+    async fn latest_version(&self, org: Uuid, workflow: &str) -> ServiceResult<i64> {
+        let key = (org, workflow.to_owned());
+        let cached = self
+            .latest
+            .read()
+            .ok()
+            .and_then(|latest| latest.get(&key).copied());
+        if let Some((version, at)) = cached
+            && at.elapsed() < LATEST_TTL
+        {
+            return Ok(version);
+        }
+        let version = self.store.definition(org, workflow, None).await?.version;
+        if let Ok(mut latest) = self.latest.write() {
+            latest.insert(key, (version, std::time::Instant::now()));
+        }
+        Ok(version)
+    }
+
     /// Opens a case of the newest version of `workflow`.
     pub async fn create_case(
         &self,
@@ -206,8 +234,8 @@ impl Service {
         data: Value,
         request_id: Option<&str>,
     ) -> ServiceResult<CaseRecord> {
-        let latest = self.store.definition(org, workflow, None).await?;
-        let definition = self.definition(org, workflow, latest.version).await?;
+        let version = self.latest_version(org, workflow).await?;
+        let definition = self.definition(org, workflow, version).await?;
         let now = self.now();
         let outcome =
             crate::engine::start(&definition, data, actor, now).map_err(ServiceError::Refused)?;
@@ -233,7 +261,7 @@ impl Service {
             id,
             org_id: org,
             workflow: definition.id.clone(),
-            workflow_version: latest.version,
+            workflow_version: version,
             state: outcome.to.clone(),
             version: 1,
             data: outcome.data.clone(),
@@ -247,7 +275,7 @@ impl Service {
         };
         let outbox = outbox_items(&outcome, now);
         self.store
-            .insert_case(&NewCase {
+            .insert_case(NewCase {
                 record: record.clone(),
                 audit,
                 outbox,
@@ -336,17 +364,18 @@ impl Service {
             outbox: outbox_items(&outcome, now),
             audit,
         };
-        self.store.apply_move(&change).await?;
-        Ok(CaseRecord {
-            state: change.state,
+        let after = CaseRecord {
+            state: change.state.clone(),
             version: case.version + 1,
-            data: change.data,
-            audit_hash: change.audit.hash,
+            data: change.data.clone(),
+            audit_hash: change.audit.hash.clone(),
             updated_at: now,
             updated_by: actor.id.clone(),
             closed_at: if closed { Some(now) } else { case.closed_at },
             ..case
-        })
+        };
+        self.store.apply_move(change).await?;
+        Ok(after)
     }
 
     /// Publishes every workflow file of the catalog's home that changed, for every organisation.

@@ -341,8 +341,19 @@ fn later_set_expressions_see_earlier_ones() {
     let catalog = catalog(&yaml);
     let definition = catalog.definition("intake").expect("intake");
     let data = json!({"review": "not yet an object"});
-    let case = CaseView { state: "open", data: &data };
-    let outcome = fire(definition, case, "finish", &json!({"outcome": "good"}), &worker(), now()).expect("moves");
+    let case = CaseView {
+        state: "open",
+        data: &data,
+    };
+    let outcome = fire(
+        definition,
+        case,
+        "finish",
+        &json!({"outcome": "good"}),
+        &worker(),
+        now(),
+    )
+    .expect("moves");
     assert_eq!(
         outcome.data,
         json!({"review": {"first": "checked good", "second": "checked good twice"}, "outcome": "good"})

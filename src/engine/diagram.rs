@@ -185,29 +185,34 @@ fn shorten(text: &str, max: usize) -> String {
     format!("{}…", cut.trim_end())
 }
 
-/// Escapes for XML text and attributes, dropping control characters XML forbids.
-fn xml_escape(text: &str) -> String {
+/// Replaces the characters in `table`; control characters and the two
+/// non-characters, which XML forbids and which would break a line of DOT or
+/// Mermaid, become spaces.
+fn escape(text: &str, table: &[(char, &str)]) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c if c.is_control() => out.push(' '),
-            c => out.push(c),
+        match table.iter().find(|(key, _)| *key == c) {
+            Some((_, with)) => out.push_str(with),
+            None if c.is_control() || matches!(c, '\u{FFFE}' | '\u{FFFF}') => out.push(' '),
+            None => out.push(c),
         }
     }
     out
 }
 
+fn xml_escape(text: &str) -> String {
+    let table = [
+        ('&', "&amp;"),
+        ('<', "&lt;"),
+        ('>', "&gt;"),
+        ('"', "&quot;"),
+        ('\'', "&apos;"),
+    ];
+    escape(text, &table)
+}
+
 fn dot_id(name: &str) -> String {
-    let clean: String = name
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    format!("\"{}\"", clean.replace('\\', "\\\\").replace('"', "\\\""))
+    format!("\"{}\"", escape(name, &[('\\', "\\\\"), ('"', "\\\"")]))
 }
 
 /// A DOT HTML-like label, which needs only XML escaping; `[roles]` in small print.
@@ -263,21 +268,9 @@ pub fn to_dot(doc: &WorkflowDoc) -> String {
 /// Mermaid decodes `#name;` entity codes itself, the one escape that works both
 /// in quoted state descriptions and after a transition's `:`.
 fn mermaid_text(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '#' => out.push_str("#35;"),
-            '"' => out.push_str("#quot;"),
-            ';' => out.push_str("#59;"),
-            '%' => out.push_str("#37;"),
-            '<' => out.push_str("#lt;"),
-            '>' => out.push_str("#gt;"),
-            '&' => out.push_str("#amp;"),
-            c if c.is_control() => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
+    let table = [('#', "#35;"), ('"', "#quot;"), (';', "#59;"), ('%', "#37;")];
+    let markup = [('<', "#lt;"), ('>', "#gt;"), ('&', "#amp;")];
+    escape(text, &[&table[..], &markup[..]].concat())
 }
 
 /// State names are `[a-z0-9_]+`, but a few of those are Mermaid keywords.

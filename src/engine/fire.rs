@@ -88,12 +88,18 @@ pub fn fire(
     let mut data = case.data.clone();
     let mut changes = Vec::new();
     for (path, script) in &transition.set {
-        let value = rules.eval(script, &mut bindings).map_err(|error| set_failed(path, &error))?;
+        let value = rules
+            .eval(script, &mut bindings)
+            .map_err(|error| set_failed(path, &error))?;
         let json = to_json(&value).map_err(|error| set_failed(path, &error))?;
         let old = data_path::get(&data, path).cloned().unwrap_or(Value::Null);
         if old != json {
             data_path::set(&mut data, path, json.clone());
-            changes.push(Change { path: path.clone(), old, new: json });
+            changes.push(Change {
+                path: path.clone(),
+                old,
+                new: json,
+            });
             bindings.set_case_field(path, value);
         }
     }

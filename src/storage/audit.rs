@@ -92,33 +92,7 @@ pub fn entry_hash(entry: &AuditEntry) -> String {
         .collect()
 }
 
-pub(super) const INSERT_AUDIT: &str = "INSERT INTO audit_entries (case_id, seq, org_id, transition, from_state, to_state, actor, form, changes, reasons, request_id, recorded_at, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
-
 const SELECT: &str = "SELECT case_id, seq, org_id, transition, from_state, to_state, actor, form, changes, reasons, request_id, recorded_at, prev_hash, hash FROM audit_entries";
-
-macro_rules! insert_audit {
-    ($entry:expr, $executor:expr) => {
-        sqlx::query($crate::storage::audit::INSERT_AUDIT)
-            .bind($entry.case_id)
-            .bind($entry.seq)
-            .bind($entry.org_id)
-            .bind($entry.transition.clone())
-            .bind($entry.from.clone())
-            .bind($entry.to.clone())
-            .bind($entry.actor.clone())
-            .bind($entry.form.clone().map(sqlx::types::Json))
-            .bind(Json::from($entry.changes.clone()))
-            .bind(Json::from($entry.reasons.clone()))
-            .bind($entry.request_id.clone())
-            .bind($entry.at)
-            .bind($entry.prev_hash.clone())
-            .bind($entry.hash.clone())
-            .execute($executor)
-            .await
-            .map_err(|error| StoreError::from_write(error, "audit entry already written"))
-    };
-}
-pub(super) use insert_audit;
 
 macro_rules! audit_from_row {
     ($row:expr) => {{

@@ -6,7 +6,8 @@ use serde_json::Value;
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::audit::{AuditEntry, insert_audit};
+use super::audit::AuditEntry;
+use super::batch::WriteOp;
 use super::{Json, Store, StoreError, StoreResult, on_db};
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -73,7 +74,7 @@ pub struct CasePage {
     pub next: Option<Uuid>,
 }
 
-const COLUMNS: &str = "id, org_id, workflow, workflow_version, state, version, data, audit_hash, created_at, created_by, updated_at, updated_by, closed_at, legal_hold";
+pub(super) const COLUMNS: &str = "id, org_id, workflow, workflow_version, state, version, data, audit_hash, created_at, created_by, updated_at, updated_by, closed_at, legal_hold";
 
 macro_rules! case_from_row {
     ($row:expr) => {{
@@ -97,111 +98,17 @@ macro_rules! case_from_row {
     }};
 }
 
-const INSERT_OUTBOX: &str = "INSERT INTO outbox (id, org_id, case_id, seq, kind, payload, created_at, available_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
-
-macro_rules! insert_outbox {
-    ($items:expr, $org:expr, $case:expr, $seq:expr, $at:expr, $tx:expr) => {
-        for item in $items {
-            sqlx::query(INSERT_OUTBOX)
-                .bind(item.id)
-                .bind($org)
-                .bind($case)
-                .bind($seq)
-                .bind(item.kind.clone())
-                .bind(Json::from(item.payload.clone()))
-                .bind($at)
-                .bind(item.available_at)
-                .execute(&mut *$tx)
-                .await?;
-        }
-    };
-}
-
 impl Store {
     /// Writes a new case, its first audit entry and its effects, all or nothing.
-    pub async fn insert_case(&self, new: &NewCase) -> StoreResult<()> {
-        let case = &new.record;
-        let sql = format!(
-            "INSERT INTO cases ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
-        );
-        on_db!(&self.db, |pool| {
-            let mut tx = pool.begin().await?;
-            sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(case.id)
-                .bind(case.org_id)
-                .bind(case.workflow.clone())
-                .bind(case.workflow_version)
-                .bind(case.state.clone())
-                .bind(case.version)
-                .bind(Json::from(case.data.clone()))
-                .bind(case.audit_hash.clone())
-                .bind(case.created_at)
-                .bind(case.created_by.clone())
-                .bind(case.updated_at)
-                .bind(case.updated_by.clone())
-                .bind(case.closed_at)
-                .bind(case.legal_hold)
-                .execute(&mut *tx)
-                .await
-                .map_err(|error| StoreError::from_write(error, "a case with this id exists"))?;
-            insert_audit!(new.audit, &mut *tx)?;
-            insert_outbox!(
-                &new.outbox,
-                case.org_id,
-                case.id,
-                new.audit.seq,
-                case.created_at,
-                tx
-            );
-            tx.commit().await?;
-        });
-        Ok(())
+    pub async fn insert_case(&self, new: NewCase) -> StoreResult<()> {
+        self.batch.write(WriteOp::Insert(Box::new(new))).await
     }
 
     /// Applies a move if the case is still at `from_version`; `Conflict` if
     /// anyone moved it first. The state, the audit entry and the effects
-    /// commit together or not at all.
-    pub async fn apply_move(&self, change: &Move) -> StoreResult<()> {
-        const UPDATE: &str = "UPDATE cases SET state = $1, data = $2, version = version + 1, audit_hash = $3, updated_at = $4, updated_by = $5, closed_at = $6, closed_by = $7 WHERE org_id = $8 AND id = $9 AND version = $10";
-        let (closed_at, closed_by) = if change.closed {
-            (Some(change.at), Some(change.actor.clone()))
-        } else {
-            (None, None)
-        };
-        on_db!(&self.db, |pool| {
-            let mut tx = pool.begin().await?;
-            let updated = sqlx::query(UPDATE)
-                .bind(change.state.clone())
-                .bind(Json::from(change.data.clone()))
-                .bind(change.audit.hash.clone())
-                .bind(change.at)
-                .bind(change.actor.clone())
-                .bind(closed_at)
-                .bind(closed_by.clone())
-                .bind(change.org_id)
-                .bind(change.case_id)
-                .bind(change.from_version)
-                .execute(&mut *tx)
-                .await?;
-            if updated.rows_affected() != 1 {
-                tx.rollback().await?;
-                return Err(StoreError::Conflict(format!(
-                    "the case is no longer at version {}",
-                    change.from_version
-                )));
-            }
-            insert_audit!(change.audit, &mut *tx)?;
-            insert_outbox!(
-                &change.outbox,
-                change.org_id,
-                change.case_id,
-                change.audit.seq,
-                change.at,
-                tx
-            );
-            tx.commit().await?;
-        });
-        Ok(())
+    /// commit together or not at all, acknowledged only after the commit.
+    pub async fn apply_move(&self, change: Move) -> StoreResult<()> {
+        self.batch.write(WriteOp::Move(Box::new(change))).await
     }
 
     /// One case of `org`; another organisation's case is simply not found.

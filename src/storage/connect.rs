@@ -15,7 +15,7 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 impl Store {
     /// Connects; a SQLite file is created on first use.
     pub async fn connect(url: &str, durability: Durability) -> StoreResult<Self> {
-        let db = if url.starts_with("sqlite:") {
+        let (db, writer) = if url.starts_with("sqlite:") {
             // Set on every connection, so durability never depends on which
             // pooled connection something else reconfigured.
             let options = SqliteConnectOptions::from_str(url)?
@@ -27,26 +27,31 @@ impl Store {
                 })
                 .foreign_keys(true)
                 .busy_timeout(SQLITE_BUSY_TIMEOUT);
-            let pool = SqlitePoolOptions::new()
-                .max_connections(8)
+            let writer = SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_with(options.clone())
+                .await?;
+            let readers = SqlitePoolOptions::new()
+                .max_connections(4)
                 .connect_with(options)
                 .await?;
-            Db::Sqlite(pool)
+            (Db::Sqlite(readers), Db::Sqlite(writer))
         } else {
             let pool = PgPoolOptions::new()
-                .max_connections(32)
+                .max_connections(12)
                 .acquire_timeout(Duration::from_secs(10))
                 .connect(url)
                 .await?;
-            Db::Postgres(pool)
+            (Db::Postgres(pool.clone()), Db::Postgres(pool))
         };
-        Ok(Self { db })
+        let batch = super::batch::Writer::start(writer.clone());
+        Ok(Self { db, writer, batch })
     }
 
     /// Applies the migrations of this dialect. Other migrators (apalis's) share
     /// `_sqlx_migrations`, so versions this one does not know are ignored.
     pub async fn migrate(&self) -> StoreResult<()> {
-        match &self.db {
+        match &self.writer {
             Db::Sqlite(pool) => {
                 let mut migrator = sqlx::migrate!("migrations/sqlite");
                 migrator.set_ignore_missing(true);

@@ -40,7 +40,7 @@ impl Store {
         let sql = format!(
             "INSERT INTO workflow_definitions (org_id, {COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
         );
-        on_db!(&self.db, |pool| {
+        on_db!(&self.writer, |pool| {
             sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(org)
                 .bind(row.workflow.clone())

@@ -8,6 +8,7 @@
 //! organisation's rows.
 
 mod audit;
+mod batch;
 mod cases;
 mod connect;
 mod definitions;
@@ -80,7 +81,13 @@ pub fn stored_time(at: DateTime<Utc>) -> DateTime<Utc> {
 
 #[derive(Clone, Debug)]
 pub struct Store {
+    /// Reads (and, on PostgreSQL, writes too).
     db: Db,
+    /// Other writes. On SQLite a pool of one connection: SQLite has one writer
+    /// at a time anyway, and queueing here avoids its sleeping busy-wait.
+    writer: Db,
+    /// Case writes, grouped into shared transactions.
+    batch: batch::Writer,
 }
 
 impl Store {
@@ -96,6 +103,7 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        on_db!(&self.writer, |pool| pool.close().await);
         on_db!(&self.db, |pool| pool.close().await);
     }
 }

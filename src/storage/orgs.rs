@@ -43,7 +43,7 @@ impl Store {
             id: new_id(),
             name: name.to_owned(),
         };
-        on_db!(&self.db, |pool| {
+        on_db!(&self.writer, |pool| {
             sqlx::query("INSERT INTO organisations (id, name, created_at) VALUES ($1, $2, $3)")
                 .bind(org.id)
                 .bind(org.name.clone())
@@ -104,7 +104,7 @@ impl Store {
             roles: roles.to_vec(),
             active: true,
         };
-        on_db!(&self.db, |pool| {
+        on_db!(&self.writer, |pool| {
             sqlx::query("INSERT INTO users (id, org_id, email, password_hash, roles, active, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
                 .bind(user.id)
                 .bind(org)
