@@ -69,7 +69,20 @@ pub struct Published {
 /// version published by another process is picked up for new cases after this.
 const LATEST_TTL: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// How many recently written cases this process keeps to save a read per move.
+const RECENT_CASES: usize = 10_000;
+
+struct FireRequest<'a> {
+    org: Uuid,
+    actor: &'a Actor,
+    transition: &'a str,
+    form: &'a Value,
+    expected_version: Option<i64>,
+    request_id: Option<&'a str>,
+}
+
 pub struct Service {
+    recent: std::sync::Mutex<HashMap<(Uuid, Uuid), CaseRecord>>,
     store: Store,
     catalog: Arc<Catalog>,
     compiled: RwLock<HashMap<(Uuid, String, i64), Arc<Definition>>>,
@@ -78,16 +91,14 @@ pub struct Service {
 }
 
 fn content_hash(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    crate::storage::hex(&Sha256::digest(text.as_bytes()))
 }
 
 impl Service {
     /// `catalog` supplies the rules, schemas and templates definitions compile against.
     pub fn new(store: Store, catalog: Arc<Catalog>, clock: Clock) -> Self {
         Self {
+            recent: std::sync::Mutex::new(HashMap::new()),
             store,
             catalog,
             compiled: RwLock::new(HashMap::new()),
@@ -281,6 +292,7 @@ impl Service {
                 outbox,
             })
             .await?;
+        self.remember(&record);
         Ok(record)
     }
 
@@ -297,8 +309,35 @@ impl Service {
         expected_version: Option<i64>,
         request_id: Option<&str>,
     ) -> ServiceResult<CaseRecord> {
+        let request = FireRequest {
+            org,
+            actor,
+            transition,
+            form,
+            expected_version,
+            request_id,
+        };
+        // The last version this process wrote saves a read; if another process
+        // moved the case since, the version check or a refusal says so and the
+        // move is decided again on what the database holds.
+        if let Some(cached) = self.recent_case(org, case_id) {
+            match self.fire_on(cached, &request).await {
+                Ok(moved) => return Ok(moved),
+                Err(ServiceError::Conflict(_) | ServiceError::Refused(_)) => {}
+                Err(other) => return Err(other),
+            }
+        }
         let case = self.store.case(org, case_id).await?;
-        if let Some(expected) = expected_version
+        self.fire_on(case, &request).await
+    }
+
+    async fn fire_on(
+        &self,
+        case: CaseRecord,
+        request: &FireRequest<'_>,
+    ) -> ServiceResult<CaseRecord> {
+        let case_id = case.id;
+        if let Some(expected) = request.expected_version
             && expected != case.version
         {
             return Err(ServiceError::Conflict(format!(
@@ -307,17 +346,60 @@ impl Service {
             )));
         }
         let definition = self
-            .definition(org, &case.workflow, case.workflow_version)
+            .definition(request.org, &case.workflow, case.workflow_version)
             .await?;
         let now = self.now();
         let view = CaseView {
             state: &case.state,
             data: &case.data,
         };
-        let outcome = crate::engine::fire(&definition, view, transition, form, actor, now)
-            .map_err(ServiceError::Refused)?;
-        self.write_move(&definition, case, outcome, actor, form, now, request_id)
-            .await
+        let outcome = crate::engine::fire(
+            &definition,
+            view,
+            request.transition,
+            request.form,
+            request.actor,
+            now,
+        )
+        .map_err(ServiceError::Refused)?;
+        let moved = self
+            .write_move(
+                &definition,
+                case,
+                outcome,
+                request.actor,
+                request.form,
+                now,
+                request.request_id,
+            )
+            .await;
+        match &moved {
+            Ok(after) => self.remember(after),
+            Err(_) => self.forget(request.org, case_id),
+        }
+        moved
+    }
+
+    fn recent_case(&self, org: Uuid, id: Uuid) -> Option<CaseRecord> {
+        self.recent
+            .lock()
+            .ok()
+            .and_then(|recent| recent.get(&(org, id)).cloned())
+    }
+
+    fn remember(&self, case: &CaseRecord) {
+        if let Ok(mut recent) = self.recent.lock() {
+            if recent.len() >= RECENT_CASES {
+                recent.clear();
+            }
+            recent.insert((case.org_id, case.id), case.clone());
+        }
+    }
+
+    fn forget(&self, org: Uuid, id: Uuid) {
+        if let Ok(mut recent) = self.recent.lock() {
+            recent.remove(&(org, id));
+        }
     }
 
     #[allow(clippy::too_many_arguments)]

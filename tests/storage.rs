@@ -612,3 +612,178 @@ async fn workflow_files_are_published_once_for_every_organisation() {
         );
     }
 }
+
+#[tokio::test]
+async fn stale_moves_in_a_shared_commit_fail_alone() {
+    for db in databases().await {
+        let store = db.store().await;
+        let service = service(store.clone());
+        let org = org_with_referral(&service, "batch").await;
+        let mut cases = Vec::new();
+        for _ in 0..20 {
+            let case = service
+                .create_case(org, &Actor::system(), "referral", referral_data(), None)
+                .await
+                .expect("open");
+            cases.push(
+                service
+                    .fire(
+                        org,
+                        &clinician(),
+                        case.id,
+                        "assess",
+                        &assessment(),
+                        None,
+                        None,
+                    )
+                    .await
+                    .expect("assess"),
+            );
+        }
+        // Every case is at version 2. Half the moves below were computed from version 1.
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, case) in cases.iter().enumerate() {
+            let from_version = if i % 2 == 0 { 2 } else { 1 };
+            let change = simple_move(org, case, from_version);
+            let store = store.clone();
+            tasks.spawn(async move { (i, store.apply_move(change).await) });
+        }
+        // And for one case, a stale and a current move race each other.
+        let stale = simple_move(org, &cases[0], 1);
+        let store_again = store.clone();
+        let raced = tokio::spawn(async move { store_again.apply_move(stale).await });
+        let mut applied = 0;
+        while let Some(joined) = tasks.join_next().await {
+            let (i, result) = joined.expect("task");
+            match (i % 2, result) {
+                (0, Ok(())) => applied += 1,
+                (1, Err(caseflow::storage::StoreError::Conflict(_))) => {}
+                (_, other) => panic!("{}: move {i}: {other:?}", db.kind),
+            }
+        }
+        assert_eq!(applied, 10, "{}", db.kind);
+        assert!(
+            matches!(
+                raced.await.expect("task"),
+                Err(caseflow::storage::StoreError::Conflict(_))
+            ),
+            "{}",
+            db.kind
+        );
+        let (checked, breaks) = store.verify_audit(None).await.expect("verify");
+        assert_eq!((checked, breaks.len()), (20, 0), "{}: {breaks:?}", db.kind);
+    }
+}
+
+/// A move written straight to the store, as the service would after the engine.
+fn simple_move(
+    org: Uuid,
+    case: &caseflow::storage::CaseRecord,
+    from_version: i64,
+) -> caseflow::storage::Move {
+    let at = caseflow::storage::stored_time(chrono::Utc::now());
+    let mut audit = caseflow::storage::AuditEntry {
+        case_id: case.id,
+        seq: from_version + 1,
+        org_id: org,
+        transition: Some("note".to_owned()),
+        from: Some(case.state.clone()),
+        to: case.state.clone(),
+        actor: "tester".to_owned(),
+        form: None,
+        changes: json!([]),
+        reasons: json!([]),
+        request_id: None,
+        at,
+        prev_hash: case.audit_hash.clone(),
+        hash: String::new(),
+    };
+    audit.hash = caseflow::storage::entry_hash(&audit);
+    caseflow::storage::Move {
+        org_id: org,
+        case_id: case.id,
+        from_version,
+        state: case.state.clone(),
+        data: case.data.clone(),
+        actor: "tester".to_owned(),
+        at,
+        closed: false,
+        audit,
+        outbox: Vec::new(),
+    }
+}
+
+#[tokio::test]
+async fn a_second_process_moving_a_case_is_seen_by_the_first() {
+    for db in databases().await {
+        let first = service(db.store().await);
+        let second = service(db.store().await);
+        let org = org_with_referral(&first, "two-processes").await;
+        let case = first
+            .create_case(org, &Actor::system(), "referral", referral_data(), None)
+            .await
+            .expect("open");
+        second
+            .fire(
+                org,
+                &clinician(),
+                case.id,
+                "assess",
+                &assessment(),
+                None,
+                None,
+            )
+            .await
+            .expect("second assesses");
+
+        // The first process last saw the case in `submitted`; it must not act on that.
+        let error = first
+            .fire(
+                org,
+                &clinician(),
+                case.id,
+                "assess",
+                &assessment(),
+                None,
+                None,
+            )
+            .await
+            .expect_err("already assessed");
+        assert!(
+            matches!(error, ServiceError::Refused(Refusal::WrongState { .. })),
+            "{}: {error:?}",
+            db.kind
+        );
+        let lead = Actor::user("u-lead", vec!["team_leader".to_owned()]);
+        let programme = json!({"program": "individual_counselling", "key_worker": "kw@example.org", "start_date": "2026-01-05"});
+        let moved = first
+            .fire(
+                org,
+                &lead,
+                case.id,
+                "assign_program",
+                &programme,
+                None,
+                None,
+            )
+            .await
+            .expect("moves on fresh data");
+        assert_eq!(
+            (moved.state.as_str(), moved.version),
+            ("program_assigned", 3),
+            "{}",
+            db.kind
+        );
+        assert_eq!(
+            first
+                .store()
+                .history(org, case.id)
+                .await
+                .expect("history")
+                .len(),
+            3,
+            "{}",
+            db.kind
+        );
+    }
+}

@@ -265,6 +265,16 @@ pub async fn bench(
         options.cases,
         options.concurrency
     );
+    let progress = indicatif::ProgressBar::new(options.cases as u64);
+    progress.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:40}] {pos}/{len} cases {per_sec}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let measured = engine_phase(service, org.id, options, &progress).await;
+    progress.finish_and_clear();
+    // The engine runs first, on the same database state a fresh bench sees; the floor after it.
     let floor = if options.floor {
         match floor_phase(store.clone(), org.id, options, published.version).await {
             Ok(floor) => {
@@ -285,15 +295,6 @@ pub async fn bench(
     } else {
         None
     };
-    let progress = indicatif::ProgressBar::new(options.cases as u64);
-    progress.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{elapsed_precise} [{bar:40}] {pos}/{len} cases {per_sec}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    let measured = engine_phase(service, org.id, options, &progress).await;
-    progress.finish_and_clear();
     store.close().await;
     match measured {
         Ok(measured) => {

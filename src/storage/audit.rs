@@ -38,58 +38,97 @@ pub struct AuditEntry {
 /// JSON with object keys sorted, so a value hashes the same after PostgreSQL's
 /// `jsonb` has reordered it.
 pub fn canonical_json(value: &Value) -> String {
+    let mut out = Vec::new();
+    write_canonical(&mut out, value);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+fn write_canonical(out: &mut Vec<u8>, value: &Value) {
     match value {
         Value::Object(object) => {
             let mut keys: Vec<&String> = object.keys().collect();
             keys.sort();
-            let fields: Vec<String> = keys
-                .into_iter()
-                .map(|key| {
-                    format!(
-                        "{}:{}",
-                        Value::String(key.clone()),
-                        canonical_json(&object[key])
-                    )
-                })
-                .collect();
-            format!("{{{}}}", fields.join(","))
+            out.push(b'{');
+            for (index, key) in keys.into_iter().enumerate() {
+                if index > 0 {
+                    out.push(b',');
+                }
+                let _ = serde_json::to_writer(&mut *out, key);
+                out.push(b':');
+                write_canonical(out, &object[key]);
+            }
+            out.push(b'}');
         }
-        Value::Array(items) => format!(
-            "[{}]",
-            items
-                .iter()
-                .map(canonical_json)
-                .collect::<Vec<_>>()
-                .join(",")
-        ),
-        other => other.to_string(),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (index, item) in items.iter().enumerate() {
+                if index > 0 {
+                    out.push(b',');
+                }
+                write_canonical(out, item);
+            }
+            out.push(b']');
+        }
+        scalar => {
+            let _ = serde_json::to_writer(&mut *out, scalar);
+        }
     }
 }
 
 /// SHA-256 over the previous hash and every field of the entry except its own hash.
 pub fn entry_hash(entry: &AuditEntry) -> String {
-    let body = serde_json::json!([
-        entry.case_id.to_string(),
-        entry.seq,
-        entry.transition,
-        entry.from,
-        entry.to,
-        entry.actor,
-        entry.form,
-        entry.changes,
-        entry.reasons,
-        entry.request_id,
-        entry.at.to_rfc3339_opts(SecondsFormat::Micros, true),
-    ]);
+    let text =
+        |value: Option<&str>| value.map_or(Value::Null, |text| Value::String(text.to_owned()));
+    let mut body = Vec::with_capacity(512);
+    body.push(b'[');
+    for (index, field) in [
+        Value::String(entry.case_id.to_string()),
+        Value::from(entry.seq),
+        text(entry.transition.as_deref()),
+        text(entry.from.as_deref()),
+        Value::String(entry.to.clone()),
+        Value::String(entry.actor.clone()),
+    ]
+    .iter()
+    .enumerate()
+    {
+        if index > 0 {
+            body.push(b',');
+        }
+        write_canonical(&mut body, field);
+    }
+    for value in [
+        entry.form.as_ref().unwrap_or(&Value::Null),
+        &entry.changes,
+        &entry.reasons,
+    ] {
+        body.push(b',');
+        write_canonical(&mut body, value);
+    }
+    body.push(b',');
+    write_canonical(&mut body, &text(entry.request_id.as_deref()));
+    body.push(b',');
+    write_canonical(
+        &mut body,
+        &Value::String(entry.at.to_rfc3339_opts(SecondsFormat::Micros, true)),
+    );
+    body.push(b']');
     let mut hasher = Sha256::new();
     hasher.update(entry.prev_hash.as_bytes());
     hasher.update(b"\n");
-    hasher.update(canonical_json(&body).as_bytes());
-    hasher
-        .finalize()
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    hasher.update(&body);
+    hex(&hasher.finalize())
+}
+
+/// Lower-case hexadecimal, without a `format!` per byte.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        text.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        text.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+    }
+    text
 }
 
 const SELECT: &str = "SELECT case_id, seq, org_id, transition, from_state, to_state, actor, form, changes, reasons, request_id, recorded_at, prev_hash, hash FROM audit_entries";
@@ -239,5 +278,53 @@ impl Store {
                 .collect::<Result<Vec<_>, sqlx::Error>>()
                 .map_err(StoreError::from)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn canonical_json_sorts_keys_at_every_depth() {
+        let a = json!({"b": 1, "a": {"y": [1, {"d": true, "c": null}], "x": "é\"q"}});
+        assert_eq!(
+            canonical_json(&a),
+            r#"{"a":{"x":"é\"q","y":[1,{"c":null,"d":true}]},"b":1}"#
+        );
+    }
+
+    #[test]
+    fn the_hash_covers_every_field() {
+        let at = chrono::DateTime::parse_from_rfc3339("2025-01-01T09:00:00.123456Z")
+            .map(|t| t.with_timezone(&Utc));
+        let entry = AuditEntry {
+            case_id: Uuid::nil(),
+            seq: 2,
+            org_id: Uuid::nil(),
+            transition: Some("assess".to_owned()),
+            from: Some("submitted".to_owned()),
+            to: "assessed".to_owned(),
+            actor: "u-1".to_owned(),
+            form: Some(json!({"risk_level": "low"})),
+            changes: json!([{"path": "risk_level", "old": null, "new": "low"}]),
+            reasons: json!([]),
+            request_id: None,
+            at: at.expect("time"),
+            prev_hash: GENESIS_HASH.to_owned(),
+            hash: String::new(),
+        };
+        let hash = entry_hash(&entry);
+        assert_eq!(hash.len(), 64);
+        let mut changed = entry.clone();
+        changed.form = Some(json!({"risk_level": "high"}));
+        assert_ne!(entry_hash(&changed), hash);
+        let mut changed = entry.clone();
+        changed.prev_hash = "1".repeat(64);
+        assert_ne!(entry_hash(&changed), hash);
+        let mut changed = entry;
+        changed.request_id = Some("r".to_owned());
+        assert_ne!(entry_hash(&changed), hash);
     }
 }

@@ -4,7 +4,11 @@
 //! error sends every write of the batch through again on its own, so one bad
 //! write never sinks the others.
 
+use std::collections::{HashMap, HashSet};
+
+use sqlx::Row;
 use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
 
 use super::cases::{COLUMNS, Move, NewCase};
 use super::{Db, Json, StoreError, StoreResult, on_db};
@@ -79,84 +83,126 @@ async fn run(db: Db, mut queue: mpsc::Receiver<Job>) {
     }
 }
 
-const UPDATE: &str = "UPDATE cases SET state = $1, data = $2, version = version + 1, audit_hash = $3, updated_at = $4, updated_by = $5, closed_at = $6, closed_by = $7 WHERE org_id = $8 AND id = $9 AND version = $10";
-
 /// Applies `ops` in one transaction; the outer error means nothing was written.
 async fn apply(db: &Db, ops: &[&WriteOp]) -> StoreResult<Vec<StoreResult<()>>> {
-    let insert_case = format!(
-        "INSERT INTO cases ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
-    );
+    let mut results: Vec<StoreResult<()>> = Vec::with_capacity(ops.len());
+    let mut inserts = Vec::new();
+    let mut moves: Vec<(usize, &Move)> = Vec::new();
+    for (index, op) in ops.iter().enumerate() {
+        results.push(Ok(()));
+        match op {
+            WriteOp::Insert(new) => inserts.push(new.as_ref()),
+            WriteOp::Move(change) => moves.push((index, change.as_ref())),
+        }
+    }
+    // Of several moves on one case, only the one read at the newest version can
+    // still apply: the version only grows, so every other one is stale.
+    let mut newest: HashMap<Uuid, (usize, i64)> = HashMap::new();
+    for (index, change) in &moves {
+        let entry = newest
+            .entry(change.case_id)
+            .or_insert((*index, change.from_version));
+        if change.from_version > entry.1 {
+            *entry = (*index, change.from_version);
+        }
+    }
+    moves.retain(|(index, change)| {
+        newest
+            .get(&change.case_id)
+            .is_some_and(|(kept, _)| kept == index)
+    });
+
     on_db!(db, |pool| {
         let mut tx = pool.begin().await?;
-        let mut results = Vec::with_capacity(ops.len());
+        if !inserts.is_empty() {
+            let mut insert = sqlx::QueryBuilder::new(format!("INSERT INTO cases ({COLUMNS}) "));
+            insert.push_values(&inserts, |mut row, new| {
+                let case = &new.record;
+                row.push_bind(case.id)
+                    .push_bind(case.org_id)
+                    .push_bind(case.workflow.clone())
+                    .push_bind(case.workflow_version)
+                    .push_bind(case.state.clone())
+                    .push_bind(case.version)
+                    .push_bind(Json::from(case.data.clone()))
+                    .push_bind(case.audit_hash.clone())
+                    .push_bind(case.created_at)
+                    .push_bind(case.created_by.clone())
+                    .push_bind(case.updated_at)
+                    .push_bind(case.updated_by.clone())
+                    .push_bind(case.closed_at)
+                    .push_bind(case.legal_hold);
+            });
+            insert
+                .build()
+                .execute(&mut *tx)
+                .await
+                .map_err(|error| StoreError::from_write(error, "a case with this id exists"))?;
+        }
+        let mut applied: HashSet<Uuid> = HashSet::new();
+        if !moves.is_empty() {
+            // One statement for every move: VALUES columns are column1..column10 on both databases.
+            let mut update = sqlx::QueryBuilder::new(
+                "UPDATE cases SET state = v.column3, data = v.column4, version = version + 1, \
+                 audit_hash = v.column5, updated_at = v.column6, updated_by = v.column7, \
+                 closed_at = v.column8, closed_by = v.column9 FROM (",
+            );
+            update.push_values(&moves, |mut row, (_, change)| {
+                let (closed_at, closed_by) = if change.closed {
+                    (Some(change.at), Some(change.actor.clone()))
+                } else {
+                    (None, None)
+                };
+                row.push_bind(change.case_id)
+                    .push_bind(change.from_version)
+                    .push_bind(change.state.clone())
+                    .push_bind(Json::from(change.data.clone()))
+                    .push_bind(change.audit.hash.clone())
+                    .push_bind(change.at)
+                    .push_bind(change.actor.clone())
+                    .push_bind(closed_at)
+                    .push_bind(closed_by)
+                    .push_bind(change.org_id);
+            });
+            update.push(
+                ") AS v WHERE cases.id = v.column1 AND cases.version = v.column2 AND cases.org_id = v.column10 RETURNING id",
+            );
+            let rows = update.build().fetch_all(&mut *tx).await?;
+            for row in &rows {
+                applied.insert(row.try_get::<Uuid, _>("id")?);
+            }
+        }
         let mut audits = Vec::new();
         let mut outbox = Vec::new();
-        for op in ops {
-            match op {
-                WriteOp::Insert(new) => {
-                    let case = &new.record;
-                    sqlx::query(sqlx::AssertSqlSafe(insert_case.clone()))
-                        .bind(case.id)
-                        .bind(case.org_id)
-                        .bind(case.workflow.clone())
-                        .bind(case.workflow_version)
-                        .bind(case.state.clone())
-                        .bind(case.version)
-                        .bind(Json::from(case.data.clone()))
-                        .bind(case.audit_hash.clone())
-                        .bind(case.created_at)
-                        .bind(case.created_by.clone())
-                        .bind(case.updated_at)
-                        .bind(case.updated_by.clone())
-                        .bind(case.closed_at)
-                        .bind(case.legal_hold)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(|error| {
-                            StoreError::from_write(error, "a case with this id exists")
-                        })?;
-                    audits.push(&new.audit);
-                    outbox.extend(
-                        new.outbox
-                            .iter()
-                            .map(|item| (item, &new.audit, case.created_at)),
-                    );
-                    results.push(Ok(()));
-                }
-                WriteOp::Move(change) => {
-                    let (closed_at, closed_by) = if change.closed {
-                        (Some(change.at), Some(change.actor.clone()))
-                    } else {
-                        (None, None)
-                    };
-                    let updated = sqlx::query(UPDATE)
-                        .bind(change.state.clone())
-                        .bind(Json::from(change.data.clone()))
-                        .bind(change.audit.hash.clone())
-                        .bind(change.at)
-                        .bind(change.actor.clone())
-                        .bind(closed_at)
-                        .bind(closed_by)
-                        .bind(change.org_id)
-                        .bind(change.case_id)
-                        .bind(change.from_version)
-                        .execute(&mut *tx)
-                        .await?;
-                    if updated.rows_affected() == 1 {
-                        audits.push(&change.audit);
-                        outbox.extend(
-                            change
-                                .outbox
-                                .iter()
-                                .map(|item| (item, &change.audit, change.at)),
-                        );
-                        results.push(Ok(()));
-                    } else {
-                        results.push(Err(StoreError::Conflict(format!(
-                            "the case is no longer at version {}",
-                            change.from_version
-                        ))));
-                    }
+        for new in &inserts {
+            audits.push(&new.audit);
+            outbox.extend(
+                new.outbox
+                    .iter()
+                    .map(|item| (item, &new.audit, new.record.created_at)),
+            );
+        }
+        for (_, change) in &moves {
+            if applied.contains(&change.case_id) {
+                audits.push(&change.audit);
+                outbox.extend(
+                    change
+                        .outbox
+                        .iter()
+                        .map(|item| (item, &change.audit, change.at)),
+                );
+            }
+        }
+        for (index, op) in ops.iter().enumerate() {
+            if let WriteOp::Move(change) = op {
+                let kept = newest
+                    .get(&change.case_id)
+                    .is_some_and(|(kept, _)| *kept == index);
+                if !(kept && applied.contains(&change.case_id)) {
+                    results[index] = Err(StoreError::Conflict(format!(
+                        "the case is no longer at version {}",
+                        change.from_version
+                    )));
                 }
             }
         }

@@ -26,7 +26,12 @@ impl Store {
                     Durability::Full => SqliteSynchronous::Full,
                 })
                 .foreign_keys(true)
-                .busy_timeout(SQLITE_BUSY_TIMEOUT);
+                .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                // The default 2 MB page cache is outgrown by a few thousand cases.
+                .pragma("cache_size", "-65536")
+                .pragma("mmap_size", "268435456")
+                .pragma("temp_store", "memory")
+                .pragma("wal_autocheckpoint", "8000");
             let writer = SqlitePoolOptions::new()
                 .max_connections(1)
                 .connect_with(options.clone())

@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
-pub use audit::{AuditEntry, ChainBreak, GENESIS_HASH, canonical_json, entry_hash};
+pub use audit::{AuditEntry, ChainBreak, GENESIS_HASH, canonical_json, entry_hash, hex};
 pub use cases::{CaseFilter, CasePage, CaseRecord, Move, NewCase, OutboxItem};
 pub use definitions::DefinitionRow;
 pub use orgs::{Organisation, User};
