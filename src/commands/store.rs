@@ -25,6 +25,17 @@ pub async fn open(settings: &Settings) -> Result<Store, String> {
     Ok(store)
 }
 
+/// Opens the database, or says why not under the verb's name.
+async fn open_for(settings: &Settings, verb: &str, err: &mut dyn Write) -> Option<Store> {
+    match open(settings).await {
+        Ok(store) => Some(store),
+        Err(message) => {
+            let _ = writeln!(err, "caseflow {verb}: {message}");
+            None
+        }
+    }
+}
+
 /// The URL without its password, for messages.
 pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -64,12 +75,8 @@ pub async fn org_add(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> u8 {
-    let store = match open(settings).await {
-        Ok(store) => store,
-        Err(message) => {
-            let _ = writeln!(err, "caseflow org add: {message}");
-            return EXIT_USAGE;
-        }
+    let Some(store) = open_for(settings, "org add", err).await else {
+        return EXIT_USAGE;
     };
     let code = match store.create_org(name.trim(), chrono::Utc::now()).await {
         Ok(org) => {
@@ -113,12 +120,8 @@ pub async fn user_add(
         );
         return EXIT_USAGE;
     }
-    let store = match open(settings).await {
-        Ok(store) => store,
-        Err(message) => {
-            let _ = writeln!(err, "caseflow user add: {message}");
-            return EXIT_USAGE;
-        }
+    let Some(store) = open_for(settings, "user add", err).await else {
+        return EXIT_USAGE;
     };
     let result = async {
         let org = store.org_by_name(user.org).await.map_err(|_| {
@@ -165,12 +168,8 @@ pub async fn verify_audit(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> u8 {
-    let store = match open(settings).await {
-        Ok(store) => store,
-        Err(message) => {
-            let _ = writeln!(err, "caseflow verify-audit: {message}");
-            return EXIT_USAGE;
-        }
+    let Some(store) = open_for(settings, "verify-audit", err).await else {
+        return EXIT_USAGE;
     };
     let result = store.verify_audit(case).await;
     store.close().await;
@@ -229,12 +228,8 @@ pub async fn bench(
         );
         return EXIT_USAGE;
     };
-    let store = match open(settings).await {
-        Ok(store) => store,
-        Err(message) => {
-            let _ = writeln!(err, "caseflow bench: {message}");
-            return EXIT_USAGE;
-        }
+    let Some(store) = open_for(settings, "bench", err).await else {
+        return EXIT_USAGE;
     };
     let service = Arc::new(Service::new(
         store.clone(),
@@ -318,5 +313,26 @@ pub async fn bench(
             let _ = writeln!(err, "caseflow bench: {error}");
             EXIT_PROBLEMS
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(
+            redact("postgres://app:s3cret@db:5432/caseflow"),
+            "postgres://app:***@db:5432/caseflow"
+        );
+        assert_eq!(
+            redact("postgres://app@db/caseflow"),
+            "postgres://app@db/caseflow"
+        );
+        assert_eq!(
+            redact("sqlite://caseflow.db?mode=rwc"),
+            "sqlite://caseflow.db?mode=rwc"
+        );
     }
 }

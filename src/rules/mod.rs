@@ -207,14 +207,10 @@ impl Rules {
     }
 
     pub fn compile(&self, source: &str) -> Result<Script, CompileError> {
-        let ast = self.engine.compile(source).map_err(|error| {
-            let position = error.position();
-            CompileError {
-                line: position.line().unwrap_or(1),
-                column: position.position().unwrap_or(1),
-                message: error.err_type().to_string(),
-            }
-        })?;
+        let ast = self
+            .engine
+            .compile(source)
+            .map_err(|error| syntax_error(&error))?;
         Ok(Script {
             ast: Arc::new(ast),
             source: source.into(),
@@ -259,18 +255,22 @@ fn sandboxed_engine() -> Engine {
     engine
 }
 
+fn syntax_error(error: &rhai::ParseError) -> CompileError {
+    let position = error.position();
+    CompileError {
+        line: position.line().unwrap_or(1),
+        column: position.position().unwrap_or(1),
+        message: error.err_type().to_string(),
+    }
+}
+
 fn compile_module(
     engine: &Engine,
     source: &str,
 ) -> Result<(Module, HashSet<String>), CompileError> {
-    let ast = engine.compile(source).map_err(|error| {
-        let position = error.position();
-        CompileError {
-            line: position.line().unwrap_or(1),
-            column: position.position().unwrap_or(1),
-            message: error.err_type().to_string(),
-        }
-    })?;
+    let ast = engine
+        .compile(source)
+        .map_err(|error| syntax_error(&error))?;
     let functions = ast
         .iter_functions()
         .filter(|function| function.access == rhai::FnAccess::Public)
