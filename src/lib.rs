@@ -14,10 +14,14 @@ pub mod engine;
 pub mod forms;
 /// Reads a caseflow home from disk into engine sources.
 pub mod home;
+/// The HTTP API (axum): routes per resource, problem+json errors, bearer tokens.
+pub mod http;
 /// argon2id password hashes.
 pub mod passwords;
 /// Sandboxed Rhai: guards, `set` expressions and their helpers.
 pub mod rules;
+/// `caseflow serve`: bootstrap, publish workflow files, serve until a signal.
+pub mod serve;
 /// Load the case, ask the engine, write the move with its audit entry and effects.
 pub mod service;
 /// SQLite and PostgreSQL persistence.

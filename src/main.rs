@@ -25,6 +25,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the HTTP service (on a new database: migrate and create the first admin).
+    Serve,
     /// Validate workflow definitions, their rules and schemas, without a database.
     Check {
         /// Workflow files, workflows/ folders or homes; default: the home's workflows.
@@ -109,9 +111,8 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    let stdout = std::io::stdout();
-    let stderr = std::io::stderr();
-    let (mut out, mut err) = (stdout.lock(), stderr.lock());
+    // Not locked for the whole run: log lines from worker threads also write to stderr.
+    let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
     let home = cli.home.clone().unwrap_or_else(|| PathBuf::from("."));
     let code = match &cli.command {
         Command::Check { paths } => commands::check(paths, &home, &mut out, &mut err),
@@ -148,6 +149,14 @@ fn with_database(cli: &Cli, command: &Command, out: &mut dyn Write, err: &mut dy
     if let Some(home) = &cli.home {
         settings.home = home.clone();
     }
+    if matches!(command, Command::Serve) {
+        let filter = tracing_subscriber::EnvFilter::try_new(&settings.log)
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -160,6 +169,7 @@ fn with_database(cli: &Cli, command: &Command, out: &mut dyn Write, err: &mut dy
     };
     runtime.block_on(async {
         match command {
+            Command::Serve => caseflow::serve::serve(&settings, out, err).await,
             Command::Migrate => commands::migrate(&settings, out, err).await,
             Command::Org {
                 action: OrgAction::Add { name },

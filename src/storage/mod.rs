@@ -13,6 +13,7 @@ mod cases;
 mod connect;
 mod definitions;
 mod orgs;
+mod tokens;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;

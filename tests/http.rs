@@ -1,0 +1,614 @@
+//! The HTTP API through the real router (no socket): status codes, problem
+//! bodies, sign-in, organisations kept apart, and bad input of every kind.
+
+mod common;
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use caseflow::http::{AppState, router};
+use caseflow::passwords::hash_password;
+use caseflow::service::Service;
+use common::db::{databases, service, shipped_referral};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+struct Api {
+    app: axum::Router,
+    kind: &'static str,
+}
+
+const PASSWORD: &str = "correct horse battery staple";
+
+impl Api {
+    async fn call(
+        &self,
+        method: &str,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<(&str, String)>,
+    ) -> (StatusCode, String, Value) {
+        let mut request = Request::builder().method(method).uri(uri);
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let request = match body {
+            Some((content_type, text)) => request
+                .header(header::CONTENT_TYPE, content_type)
+                .body(Body::from(text)),
+            None => request.body(Body::empty()),
+        }
+        .expect("request");
+        let response = self.app.clone().oneshot(request).await.expect("response");
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        (status, content_type, value)
+    }
+
+    async fn json(
+        &self,
+        method: &str,
+        uri: &str,
+        token: Option<&str>,
+        body: Value,
+    ) -> (StatusCode, Value) {
+        let (status, _, value) = self
+            .call(
+                method,
+                uri,
+                token,
+                Some(("application/json", body.to_string())),
+            )
+            .await;
+        (status, value)
+    }
+
+    async fn get(&self, uri: &str, token: &str) -> (StatusCode, Value) {
+        let (status, _, value) = self.call("GET", uri, Some(token), None).await;
+        (status, value)
+    }
+
+    async fn login(&self, email: &str) -> String {
+        let (status, body) = self
+            .json(
+                "POST",
+                "/api/v1/auth/login",
+                None,
+                json!({"email": email, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{}: {body}", self.kind);
+        body["token"].as_str().expect("token").to_owned()
+    }
+}
+
+async fn user(service: &Service, org: uuid::Uuid, email: &str, roles: &[&str]) {
+    let roles: Vec<String> = roles.iter().map(|r| (*r).to_owned()).collect();
+    let hash = hash_password(PASSWORD).expect("hash");
+    service
+        .store()
+        .create_user(org, email, &hash, &roles, chrono::Utc::now())
+        .await
+        .expect("user");
+}
+
+/// Two organisations with the referral workflow, and users with various roles.
+async fn setup(db: &common::db::TestDb) -> (Api, Arc<Service>) {
+    let service = service(db.store().await);
+    for (org, prefix) in [("north", "n"), ("south", "s")] {
+        let id = service
+            .store()
+            .create_org(org, chrono::Utc::now())
+            .await
+            .expect("org")
+            .id;
+        service
+            .publish(id, "referral.yaml", &shipped_referral(), "test")
+            .await
+            .expect("publish");
+        user(
+            &service,
+            id,
+            &format!("{prefix}-admin@example.org"),
+            &["admin", "clinician", "team_leader", "intake_worker"],
+        )
+        .await;
+        user(
+            &service,
+            id,
+            &format!("{prefix}-clinician@example.org"),
+            &["clinician"],
+        )
+        .await;
+        user(
+            &service,
+            id,
+            &format!("{prefix}-auditor@example.org"),
+            &["auditor"],
+        )
+        .await;
+    }
+    let app = router(AppState {
+        service: service.clone(),
+    });
+    (Api { app, kind: db.kind }, service)
+}
+
+fn referral() -> Value {
+    json!({"workflow": "referral", "data": {
+        "client": {"name": "Aroha Ngata", "date_of_birth": "2008-04-01"},
+        "referrer": {"name": "Dr Walker", "organisation": "GP", "email": "gp@example.org"},
+        "reason": "Low mood"}})
+}
+
+fn assessment(risk: &str, safety_plan: bool) -> Value {
+    json!({"form": {"risk_level": risk, "presenting_issue": "Stress", "interpreter_needed": false, "safety_plan_in_place": safety_plan}})
+}
+
+#[tokio::test]
+async fn health_needs_no_sign_in_and_everything_else_does() {
+    for db in databases().await {
+        let (api, _) = setup(&db).await;
+        let (status, _, body) = api.call("GET", "/health", None, None).await;
+        assert_eq!((status, body), (StatusCode::OK, json!({"status": "ok"})));
+        let (status, content_type, body) = api.call("GET", "/api/v1/cases", None, None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{}", db.kind);
+        assert_eq!(content_type, "application/problem+json");
+        assert_eq!(body["type"], "/problems/unauthorized");
+        let (status, _, _) = api
+            .call("GET", "/api/v1/cases", Some("forged-token"), None)
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_password_and_an_unknown_user_look_the_same() {
+    for db in databases().await {
+        let (api, _) = setup(&db).await;
+        let wrong = api
+            .json(
+                "POST",
+                "/api/v1/auth/login",
+                None,
+                json!({"email": "n-admin@example.org", "password": "nope"}),
+            )
+            .await;
+        let unknown = api
+            .json(
+                "POST",
+                "/api/v1/auth/login",
+                None,
+                json!({"email": "nobody@example.org", "password": "nope"}),
+            )
+            .await;
+        assert_eq!(wrong.0, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            wrong, unknown,
+            "{}: no user enumeration through messages",
+            db.kind
+        );
+        let token = api.login("N-Admin@Example.org").await;
+        let (status, _, _) = api
+            .call("POST", "/api/v1/auth/logout", Some(&token), None)
+            .await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let (status, _) = api.get("/api/v1/cases", &token).await;
+        assert_eq!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "{}: a signed-out token is dead",
+            db.kind
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_case_moves_and_every_refusal_has_its_status() {
+    for db in databases().await {
+        let (api, _) = setup(&db).await;
+        let admin = api.login("n-admin@example.org").await;
+        let clinician = api.login("n-clinician@example.org").await;
+        let (status, case) = api
+            .json("POST", "/api/v1/cases", Some(&clinician), referral())
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{}: {case}", db.kind);
+        let id = case["id"].as_str().expect("id").to_owned();
+        let fire = |name: &str| format!("/api/v1/cases/{id}/transitions/{name}");
+
+        let (status, body) = api
+            .json(
+                "POST",
+                &fire("assess"),
+                Some(&clinician),
+                json!({"form": {"risk_level": "extreme"}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            body["errors"]
+                .as_array()
+                .is_some_and(|e| e.iter().any(|e| e["path"] == "/risk_level")),
+            "{body}"
+        );
+        let (status, body) = api
+            .json(
+                "POST",
+                &fire("assess"),
+                Some(&clinician),
+                assessment("critical", false),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            body["reasons"][0]
+                .as_str()
+                .is_some_and(|r| r.contains("safety plan")),
+            "{body}"
+        );
+        let (status, _) = api
+            .json(
+                "POST",
+                &fire("assign_program"),
+                Some(&admin),
+                json!({"form": {}}),
+            )
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::CONFLICT,
+            "{}: not in a state it leaves from",
+            db.kind
+        );
+        let (status, _) = api
+            .json("POST", &fire("teleport"), Some(&clinician), json!({}))
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, _) = api
+            .json(
+                "POST",
+                &fire("assess"),
+                Some(&clinician),
+                json!({"form": assessment("low", false)["form"], "expected_version": 7}),
+            )
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::CONFLICT,
+            "{}: stale expected_version",
+            db.kind
+        );
+
+        let mut body = assessment("low", false);
+        body["expected_version"] = json!(1);
+        let (status, moved) = api
+            .json("POST", &fire("assess"), Some(&clinician), body)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{moved}");
+        assert_eq!(
+            (moved["state"].as_str(), moved["version"].as_i64()),
+            (Some("assessed"), Some(2))
+        );
+        let programme = json!({"form": {"program": "individual_counselling", "key_worker": "kw@example.org", "start_date": "2026-01-05"}});
+        let (status, _) = api
+            .json("POST", &fire("assign_program"), Some(&clinician), programme)
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::FORBIDDEN,
+            "{}: assigning is the team leader's",
+            db.kind
+        );
+
+        let (status, history) = api
+            .get(&format!("/api/v1/cases/{id}/history"), &clinician)
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            history.as_array().map(Vec::len),
+            Some(2),
+            "{}: one entry per move, refusals write none",
+            db.kind
+        );
+        assert_eq!(history[1]["transition"], "assess");
+
+        let (status, listed) = api
+            .get(&format!("/api/v1/cases/{id}/transitions"), &clinician)
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let assign = listed
+            .as_array()
+            .and_then(|l| l.iter().find(|t| t["name"] == "assign_program"))
+            .expect("listed");
+        assert_eq!(assign["allowed"], false);
+        let (status, form) = api
+            .get(
+                &format!("/api/v1/cases/{id}/transitions/assign_program/form"),
+                &clinician,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            form["schema"]["properties"]["program"].is_object(),
+            "{form}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn another_organisation_sees_nothing() {
+    for db in databases().await {
+        let (api, _) = setup(&db).await;
+        let north = api.login("n-admin@example.org").await;
+        let south = api.login("s-admin@example.org").await;
+        let (_, case) = api
+            .json("POST", "/api/v1/cases", Some(&north), referral())
+            .await;
+        let id = case["id"].as_str().expect("id");
+        let (status, _) = api.get(&format!("/api/v1/cases/{id}"), &south).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{}", db.kind);
+        let (status, _) = api
+            .get(&format!("/api/v1/cases/{id}/history"), &south)
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, _) = api
+            .json(
+                "POST",
+                &format!("/api/v1/cases/{id}/transitions/assess"),
+                Some(&south),
+                assessment("low", false),
+            )
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (_, listed) = api.get("/api/v1/cases", &south).await;
+        assert_eq!(listed["items"], json!([]));
+        let (_, tasks) = api.get("/api/v1/tasks", &south).await;
+        assert_eq!(tasks, json!([]));
+        let (_, tasks) = api.get("/api/v1/tasks", &north).await;
+        assert_eq!(
+            tasks.as_array().map(Vec::len),
+            Some(1),
+            "{}: {tasks}",
+            db.kind
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_auditor_reads_but_changes_nothing() {
+    for db in databases().await {
+        let (api, _) = setup(&db).await;
+        let admin = api.login("n-admin@example.org").await;
+        let auditor = api.login("n-auditor@example.org").await;
+        let (_, case) = api
+            .json("POST", "/api/v1/cases", Some(&admin), referral())
+            .await;
+        let id = case["id"].as_str().expect("id");
+        assert_eq!(
+            api.get(&format!("/api/v1/cases/{id}"), &auditor).await.0,
+            StatusCode::OK
+        );
+        let (status, _) = api
+            .json(
+                "POST",
+                &format!("/api/v1/cases/{id}/transitions/decline"),
+                Some(&auditor),
+                json!({"form": {"reason": "other", "details": "x"}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{}", db.kind);
+        assert_eq!(
+            api.json("POST", "/api/v1/cases", Some(&auditor), referral())
+                .await
+                .0,
+            StatusCode::FORBIDDEN
+        );
+    }
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_clear_status() {
+    for db in databases().await {
+        let (api, _) = setup(&db).await;
+        let token = api.login("n-admin@example.org").await;
+        let (status, _, body) = api
+            .call(
+                "POST",
+                "/api/v1/cases",
+                Some(&token),
+                Some(("application/json", "{\"workflow\": ".to_owned())),
+            )
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::BAD_REQUEST,
+            "{}: malformed JSON {body}",
+            db.kind
+        );
+        let (status, body) = api
+            .json(
+                "POST",
+                "/api/v1/cases",
+                Some(&token),
+                json!({"workflow": "referral", "data": {}, "priority": "high"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "unknown field: {body}");
+        assert!(
+            body["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("priority")),
+            "{body}"
+        );
+        let (status, _, _) = api
+            .call(
+                "POST",
+                "/api/v1/cases",
+                Some(&token),
+                Some(("text/plain", referral().to_string())),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        let huge =
+            json!({"workflow": "referral", "data": {"notes": "x".repeat(1_100_000)}}).to_string();
+        let (status, _, body) = api
+            .call(
+                "POST",
+                "/api/v1/cases",
+                Some(&token),
+                Some(("application/json", huge)),
+            )
+            .await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+        let (status, _) = api.get("/api/v1/cases/not-a-uuid", &token).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, body) = api
+            .json(
+                "POST",
+                "/api/v1/cases",
+                Some(&token),
+                json!({"workflow": "referral", "data": {"client": {}}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["type"], "/problems/invalid-case-data");
+        let (status, _) = api
+            .json(
+                "POST",
+                "/api/v1/cases",
+                Some(&token),
+                json!({"workflow": "nonesuch"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+}
+
+#[tokio::test]
+async fn definitions_are_validated_and_published_by_admins() {
+    for db in databases().await {
+        let (api, _) = setup(&db).await;
+        let admin = api.login("n-admin@example.org").await;
+        let clinician = api.login("n-clinician@example.org").await;
+        let broken = shipped_referral().replace("    to: assessed\n", "    to: assesed\n");
+        let (status, _, body) = api
+            .call(
+                "POST",
+                "/api/v1/workflows/validate",
+                Some(&clinician),
+                Some(("application/yaml", broken.clone())),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let error = &body["errors"][0];
+        assert!(
+            error["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("assesed"))
+                && error["line"].as_u64() > Some(1),
+            "{body}"
+        );
+        let (status, _, _) = api
+            .call(
+                "POST",
+                "/api/v1/workflows",
+                Some(&clinician),
+                Some(("application/yaml", shipped_referral())),
+            )
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let (status, _, body) = api
+            .call(
+                "POST",
+                "/api/v1/workflows",
+                Some(&admin),
+                Some(("application/yaml", broken)),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        let bumped = shipped_referral().replace("version: 1\n", "version: 2\n");
+        let (status, _, body) = api
+            .call(
+                "POST",
+                "/api/v1/workflows",
+                Some(&admin),
+                Some(("application/yaml", bumped)),
+            )
+            .await;
+        assert_eq!(
+            (status, body),
+            (
+                StatusCode::CREATED,
+                json!({"workflow": "referral", "version": 2})
+            )
+        );
+        let (_, listed) = api.get("/api/v1/workflows", &clinician).await;
+        assert_eq!(
+            listed,
+            json!([{"workflow": "referral", "version": 2, "title": "Referral to enrolment"}])
+        );
+        let (status, one) = api
+            .get("/api/v1/workflows/referral?version=1", &clinician)
+            .await;
+        assert_eq!((status, one["version"].as_i64()), (StatusCode::OK, Some(1)));
+        let (status, content_type, _) = api
+            .call(
+                "GET",
+                "/api/v1/workflows/referral/diagram.svg",
+                Some(&clinician),
+                None,
+            )
+            .await;
+        assert_eq!(
+            (status, content_type.as_str()),
+            (StatusCode::OK, "image/svg+xml")
+        );
+    }
+}
+
+#[tokio::test]
+async fn case_lists_page_with_a_cursor() {
+    for db in databases().await {
+        let (api, _) = setup(&db).await;
+        let token = api.login("n-admin@example.org").await;
+        for _ in 0..5 {
+            assert_eq!(
+                api.json("POST", "/api/v1/cases", Some(&token), referral())
+                    .await
+                    .0,
+                StatusCode::CREATED
+            );
+        }
+        let (_, first) = api
+            .get("/api/v1/cases?limit=3&workflow=referral", &token)
+            .await;
+        assert_eq!(first["items"].as_array().map(Vec::len), Some(3));
+        let cursor = first["next_cursor"].as_str().expect("cursor");
+        let (_, second) = api
+            .get(&format!("/api/v1/cases?limit=3&cursor={cursor}"), &token)
+            .await;
+        assert_eq!(
+            second["items"].as_array().map(Vec::len),
+            Some(2),
+            "{}",
+            db.kind
+        );
+        assert_eq!(second["next_cursor"], Value::Null);
+        let (status, _) = api.get("/api/v1/cases?limit=3&colour=blue", &token).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
+}
