@@ -6,17 +6,18 @@ use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::engine::{
-    CaseView, Catalog, Definition, Diagnostic, Effect, Outcome, Refusal, parse_workflow,
-};
+use crate::engine::{CaseView, Catalog, Definition, Diagnostic, Effect, Outcome, Refusal};
 use crate::rules::Actor;
+
+mod publish;
+
 use crate::storage::{
-    AuditEntry, CaseRecord, DefinitionRow, GENESIS_HASH, Move, NewCase, OutboxItem, Store,
-    StoreError, entry_hash, stored_time,
+    AuditEntry, CaseRecord, GENESIS_HASH, Move, NewCase, OutboxItem, Store, StoreError, entry_hash,
+    stored_time,
 };
+pub use publish::Published;
 
 /// Where the time comes from: the wall clock, or a fixed one in tests.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
@@ -56,15 +57,6 @@ impl From<StoreError> for ServiceError {
 
 pub type ServiceResult<T> = Result<T, ServiceError>;
 
-/// What publishing did.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Published {
-    pub workflow: String,
-    pub version: i64,
-    /// `false` when exactly this text was already the newest version.
-    pub created: bool,
-}
-
 /// How long this process trusts its idea of a workflow's newest version; a
 /// version published by another process is picked up for new cases after this.
 const LATEST_TTL: std::time::Duration = std::time::Duration::from_secs(2);
@@ -90,10 +82,6 @@ pub struct Service {
     clock: Clock,
 }
 
-fn content_hash(text: &str) -> String {
-    crate::storage::hex(&Sha256::digest(text.as_bytes()))
-}
-
 impl Service {
     /// `catalog` supplies the rules, schemas and templates definitions compile against.
     pub fn new(store: Store, catalog: Arc<Catalog>, clock: Clock) -> Self {
@@ -117,71 +105,6 @@ impl Service {
 
     fn now(&self) -> DateTime<Utc> {
         stored_time((self.clock)())
-    }
-
-    /// Validates `yaml` and publishes it as a new version for `org`. Publishing
-    /// the newest text again changes nothing; a changed text must bump `version`.
-    pub async fn publish(
-        &self,
-        org: Uuid,
-        file: &str,
-        yaml: &str,
-        actor: &str,
-    ) -> ServiceResult<Published> {
-        let (definition, diagnostics) = self.catalog.compile(file, yaml);
-        let Some(definition) = definition else {
-            return Err(ServiceError::Invalid(diagnostics));
-        };
-        let hash = content_hash(yaml);
-        let version = i64::from(definition.version);
-        match self.store.definition(org, &definition.id, None).await {
-            Ok(latest) if latest.content_hash == hash => {
-                return Ok(Published {
-                    workflow: latest.workflow,
-                    version: latest.version,
-                    created: false,
-                });
-            }
-            Ok(latest) if version <= latest.version => {
-                let (parsed, _) = parse_workflow(file, yaml);
-                let pos = parsed
-                    .map(|p| p.map.value(&crate::yaml_path!("version")))
-                    .unwrap_or_default();
-                return Err(ServiceError::Invalid(vec![Diagnostic::error(
-                    file,
-                    crate::engine::Pos::new(pos.line, pos.column),
-                    format!(
-                        "version {version} of `{}` is already published with other content; bump `version` to {}",
-                        definition.id,
-                        latest.version + 1
-                    ),
-                )]));
-            }
-            Ok(_) | Err(StoreError::NotFound) => {}
-            Err(error) => return Err(error.into()),
-        }
-        let row = DefinitionRow {
-            workflow: definition.id.clone(),
-            version,
-            title: definition.title.clone(),
-            source: yaml.to_owned(),
-            content_hash: hash,
-            published_by: actor.to_owned(),
-            published_at: self.now(),
-        };
-        self.store.insert_definition(org, &row).await?;
-        if let Ok(mut latest) = self.latest.write() {
-            latest.remove(&(org, definition.id.clone()));
-        }
-        let key = (org, definition.id.clone(), version);
-        if let Ok(mut compiled) = self.compiled.write() {
-            compiled.insert(key, Arc::new(definition));
-        }
-        Ok(Published {
-            workflow: row.workflow,
-            version,
-            created: true,
-        })
     }
 
     /// The compiled definition a case is pinned to, compiled once per process.
@@ -458,41 +381,6 @@ impl Service {
         };
         self.store.apply_move(change).await?;
         Ok(after)
-    }
-
-    /// Publishes every workflow file of the catalog's home that changed, for every organisation.
-    pub async fn sync_files(&self, sources: &crate::engine::Sources) -> Vec<String> {
-        let mut report = Vec::new();
-        let orgs = match self.store.orgs().await {
-            Ok(orgs) => orgs,
-            Err(error) => return vec![format!("cannot list organisations: {error}")],
-        };
-        for org in orgs {
-            for file in &sources.workflows {
-                match self
-                    .publish(org.id, &file.path, &file.text, "system:files")
-                    .await
-                {
-                    Ok(published) if published.created => report.push(format!(
-                        "{}: published {} version {} for {}",
-                        file.path, published.workflow, published.version, org.name
-                    )),
-                    Ok(_) => {}
-                    Err(ServiceError::Invalid(problems)) => {
-                        report.extend(
-                            problems.iter().map(|problem| {
-                                format!("{problem} (not published for {})", org.name)
-                            }),
-                        );
-                    }
-                    Err(error) => report.push(format!(
-                        "{}: not published for {}: {error}",
-                        file.path, org.name
-                    )),
-                }
-            }
-        }
-        report
     }
 }
 
