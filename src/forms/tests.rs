@@ -6,7 +6,12 @@ use serde_json::json;
 fn registry(sources: &[(&str, Value)]) -> FormRegistry {
     let sources: Vec<(String, String)> = sources
         .iter()
-        .map(|(n, v)| ((*n).to_owned(), serde_json::to_string_pretty(v).unwrap()))
+        .map(|(n, v)| {
+            (
+                (*n).to_owned(),
+                serde_json::to_string_pretty(v).expect("test fixture"),
+            )
+        })
         .collect();
     let (registry, errors) = FormRegistry::compile(&sources);
     assert!(errors.is_empty(), "unexpected schema errors: {errors:?}");
@@ -14,7 +19,10 @@ fn registry(sources: &[(&str, Value)]) -> FormRegistry {
 }
 
 fn form(schema: Value) -> Arc<Form> {
-    registry(&[("f", schema)]).get("f").cloned().unwrap()
+    registry(&[("f", schema)])
+        .get("f")
+        .cloned()
+        .expect("test fixture")
 }
 
 fn err(path: &str, message: &str) -> FieldError {
@@ -70,7 +78,7 @@ pub(crate) fn intake_instance() -> Value {
 fn typical_fifteen_field_form_validates() {
     let form = form(intake_schema());
     let instance = intake_instance();
-    assert_eq!(instance.as_object().unwrap().len(), 15);
+    assert_eq!(instance.as_object().expect("test fixture").len(), 15);
     assert!(form.is_valid(&instance));
     assert_eq!(form.validate(&instance), vec![]);
 }
@@ -115,7 +123,7 @@ fn if_then_surfaces_the_conditionally_required_field() {
     let mut instance = intake_instance();
     instance
         .as_object_mut()
-        .unwrap()
+        .expect("test fixture")
         .remove("interpreter_language");
     assert_eq!(
         form.validate(&instance),
@@ -234,7 +242,7 @@ fn cross_schema_refs_resolve_by_file_name() {
         registry.names().collect::<Vec<_>>(),
         ["assessment", "client", "referral"]
     );
-    let assessment = registry.get("assessment").unwrap();
+    let assessment = registry.get("assessment").expect("test fixture");
     let bad = json!({"client": {}, "contacts": [{"phone": 1}]});
     assert_eq!(
         assessment.validate(&bad),
@@ -248,7 +256,7 @@ fn cross_schema_refs_resolve_by_file_name() {
         ["/client/name", "/contacts/*/phone"]
     );
     assert_eq!(assessment.ui().label("/client/name"), Some("Full name"));
-    let referral = registry.get("referral").unwrap();
+    let referral = registry.get("referral").expect("test fixture");
     assert_eq!(referral.properties(), ["name"]);
     assert_eq!(
         referral.validate(&json!({})),
@@ -269,7 +277,7 @@ fn own_id_wins_and_refs_by_id_resolve() {
             json!({"type": "object", "properties": {"who": {"$ref": "https://example.org/person"}}}),
         ),
     ]);
-    let visit = registry.get("visit").unwrap();
+    let visit = registry.get("visit").expect("test fixture");
     assert_eq!(
         visit.validate(&json!({"who": {"age": "x"}})),
         vec![err("/who/age", "must be a whole number")]
@@ -324,7 +332,7 @@ fn recursive_and_mutually_referencing_schemas_compile() {
             "name": {"type": "string"}, "last_referral": {"$ref": "referral.json"}}}),
         ),
     ]);
-    let referral = registry.get("referral").unwrap();
+    let referral = registry.get("referral").expect("test fixture");
     let bad =
         json!({"children": [{"children": [{"note": 1}]}], "by": {"last_referral": {"note": 2}}});
     assert_eq!(

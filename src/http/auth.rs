@@ -75,8 +75,7 @@ async fn login(
     let expires_at = now + Duration::hours(TOKEN_LIFETIME_HOURS);
     store
         .insert_token(&token_hash(&token), &user, now, expires_at)
-        .await
-        .map_err(|error| ApiError::Internal(error.to_string()))?;
+        .await?;
     Ok(Json(Token { token, expires_at }))
 }
 
@@ -85,7 +84,6 @@ async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<Stat
         .service
         .store()
         .revoke_token(&caller.token_hash, Utc::now())
-        .await
-        .map_err(|error| ApiError::Internal(error.to_string()))?;
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -101,24 +101,28 @@ async fn list(
         after,
         limit: query.limit.unwrap_or(50),
     };
-    let page = state
-        .service
-        .store()
-        .cases(caller.org, &filter)
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let page = state.service.store().cases(caller.org, &filter).await?;
     Ok(Json(
         json!({"items": page.items, "next_cursor": page.next.map(|id| id.to_string())}),
     ))
 }
 
 async fn load(state: &AppState, caller: &Caller, id: &str) -> ApiResult<CaseRecord> {
-    Ok(state
+    Ok(state.service.store().case(caller.org, case_id(id)?).await?)
+}
+
+/// The case and the definition version it is pinned to.
+async fn load_with_definition(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> ApiResult<(CaseRecord, std::sync::Arc<crate::engine::Definition>)> {
+    let case = load(state, caller, id).await?;
+    let definition = state
         .service
-        .store()
-        .case(caller.org, case_id(id)?)
-        .await
-        .map_err(crate::service::ServiceError::from)?)
+        .definition(caller.org, &case.workflow, case.workflow_version)
+        .await?;
+    Ok((case, definition))
 }
 
 async fn show(
@@ -135,12 +139,7 @@ async fn history(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let case = load(&state, &caller, &id).await?;
-    let entries = state
-        .service
-        .store()
-        .history(caller.org, case.id)
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let entries = state.service.store().history(caller.org, case.id).await?;
     let entries: Vec<Value> = entries
         .into_iter()
         .map(|entry| {
@@ -158,11 +157,7 @@ async fn transitions(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let case = load(&state, &caller, &id).await?;
-    let definition = state
-        .service
-        .definition(caller.org, &case.workflow, case.workflow_version)
-        .await?;
+    let (case, definition) = load_with_definition(&state, &caller, &id).await?;
     let view = CaseView {
         state: &case.state,
         data: &case.data,
@@ -182,11 +177,7 @@ async fn form(
     caller: Caller,
     Path((id, name)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    let case = load(&state, &caller, &id).await?;
-    let definition = state
-        .service
-        .definition(caller.org, &case.workflow, case.workflow_version)
-        .await?;
+    let (_, definition) = load_with_definition(&state, &caller, &id).await?;
     let transition = definition
         .transitions
         .get(&name)

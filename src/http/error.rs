@@ -158,4 +158,10 @@ impl From<ServiceError> for ApiError {
     }
 }
 
+impl From<crate::storage::StoreError> for ApiError {
+    fn from(error: crate::storage::StoreError) -> Self {
+        ServiceError::from(error).into()
+    }
+}
+
 pub type ApiResult<T> = Result<T, ApiError>;

@@ -6,7 +6,7 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use super::AppState;
-use super::error::{ApiError, ApiResult};
+use super::error::ApiResult;
 use super::extract::Caller;
 
 /// The most cases one inbox lists per workflow state.
@@ -22,10 +22,7 @@ pub fn router() -> Router<AppState> {
 /// judged on each workflow's newest version.
 async fn tasks(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
     let store = state.service.store();
-    let rows = store
-        .definitions(caller.org)
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let rows = store.definitions(caller.org).await?;
     let mut newest: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
     for row in rows {
         newest.insert(row.workflow, row.version);
@@ -58,8 +55,7 @@ async fn tasks(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<
         }
         let cases = store
             .cases_in_states(caller.org, &workflow, &states, PER_STATE)
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
+            .await?;
         for case in cases {
             items.push(json!({
                 "case": case.id, "workflow": case.workflow, "state": case.state,

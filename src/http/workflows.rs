@@ -31,12 +31,7 @@ struct Summary {
 }
 
 async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<Summary>>> {
-    let rows = state
-        .service
-        .store()
-        .definitions(caller.org)
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let rows = state.service.store().definitions(caller.org).await?;
     let mut newest: BTreeMap<String, Summary> = BTreeMap::new();
     for row in rows {
         newest.insert(
@@ -63,16 +58,7 @@ async fn show(
     Path(workflow): Path<String>,
     Query(query): Query<VersionQuery>,
 ) -> ApiResult<Json<Value>> {
-    let row = state
-        .service
-        .store()
-        .definition(caller.org, &workflow, query.version)
-        .await
-        .map_err(|_| ApiError::NotFound)?;
-    let definition = state
-        .service
-        .definition(caller.org, &workflow, row.version)
-        .await?;
+    let (row, definition) = published(&state, &caller, &workflow, query.version).await?;
     let states: Vec<Value> = definition
         .states
         .values()
@@ -92,6 +78,28 @@ async fn show(
         "workflow": row.workflow, "version": row.version, "title": row.title,
         "source": row.source, "states": states, "transitions": transitions,
     })))
+}
+
+/// A published version (the newest when `version` is `None`) and its compiled definition.
+async fn published(
+    state: &AppState,
+    caller: &Caller,
+    workflow: &str,
+    version: Option<i64>,
+) -> ApiResult<(
+    crate::storage::DefinitionRow,
+    std::sync::Arc<crate::engine::Definition>,
+)> {
+    let row = state
+        .service
+        .store()
+        .definition(caller.org, workflow, version)
+        .await?;
+    let definition = state
+        .service
+        .definition(caller.org, workflow, row.version)
+        .await?;
+    Ok((row, definition))
 }
 
 fn problems(diagnostics: &[crate::engine::Diagnostic], errors: bool) -> Vec<Value> {
@@ -142,16 +150,7 @@ async fn diagram(
     Path(workflow): Path<String>,
     Query(query): Query<VersionQuery>,
 ) -> ApiResult<impl IntoResponse> {
-    let row = state
-        .service
-        .store()
-        .definition(caller.org, &workflow, query.version)
-        .await
-        .map_err(|_| ApiError::NotFound)?;
-    let definition = state
-        .service
-        .definition(caller.org, &workflow, row.version)
-        .await?;
+    let (_, definition) = published(&state, &caller, &workflow, query.version).await?;
     Ok((
         [(header::CONTENT_TYPE, "image/svg+xml")],
         to_svg(&definition.doc),

@@ -25,7 +25,7 @@ pub struct User {
 macro_rules! user_from_row {
     ($row:expr) => {{
         let row = $row;
-        let roles: Json = row.try_get("roles")?;
+        let roles: $crate::storage::Json = row.try_get("roles")?;
         Ok::<User, sqlx::Error>(User {
             id: row.try_get("id")?,
             org_id: row.try_get("org_id")?,
@@ -36,6 +36,7 @@ macro_rules! user_from_row {
         })
     }};
 }
+pub(super) use user_from_row;
 
 impl Store {
     pub async fn create_org(&self, name: &str, at: DateTime<Utc>) -> StoreResult<Organisation> {

@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::orgs::User;
-use super::{Json, Store, StoreError, StoreResult, on_db, stored_time};
+use super::orgs::{User, user_from_row};
+use super::{Store, StoreError, StoreResult, on_db, stored_time};
 
 impl Store {
     pub async fn insert_token(
@@ -43,15 +43,7 @@ impl Store {
             .fetch_optional(pool)
             .await?
             .ok_or(StoreError::NotFound)?;
-            let roles: Json = row.try_get("roles")?;
-            Ok(User {
-                id: row.try_get("id")?,
-                org_id: row.try_get("org_id")?,
-                email: row.try_get("email")?,
-                password_hash: row.try_get("password_hash")?,
-                roles: serde_json::from_value(roles.0).unwrap_or_default(),
-                active: row.try_get("active")?,
-            })
+            user_from_row!(&row).map_err(StoreError::from)
         })
     }
 
