@@ -28,6 +28,8 @@ pub struct Settings {
     pub admin_password: Option<String>,
     pub workers: bool,
     pub log: String,
+    /// Log lines as JSON objects (for collectors) rather than text.
+    pub log_json: bool,
     pub sqlite_durability: Durability,
 }
 
@@ -52,6 +54,7 @@ struct FileSettings {
     caseflow_workers: Option<bool>,
     caseflow_sqlite_synchronous: Option<String>,
     rust_log: Option<String>,
+    caseflow_log_format: Option<String>,
 }
 
 impl Settings {
@@ -118,6 +121,18 @@ impl Settings {
                 });
             }
         };
+        let log_format = pick("CASEFLOW_LOG_FORMAT", file.caseflow_log_format)
+            .unwrap_or_else(|| "text".to_owned());
+        let log_json = match log_format.to_ascii_lowercase().as_str() {
+            "text" => false,
+            "json" => true,
+            _ => {
+                return Err(ConfigError::Value {
+                    name: "CASEFLOW_LOG_FORMAT",
+                    message: format!("`{log_format}` is not text or json"),
+                });
+            }
+        };
         Ok(Self {
             database_url,
             addr,
@@ -132,6 +147,7 @@ impl Settings {
                 .filter(|p| !p.is_empty()),
             workers,
             log: pick("RUST_LOG", file.rust_log).unwrap_or_else(|| "info".to_owned()),
+            log_json,
             sqlite_durability,
         })
     }
@@ -191,5 +207,14 @@ mod tests {
         let error =
             Settings::from_sources(Some("databse_url = \"x\""), &env(&[])).expect_err("typo");
         assert!(error.to_string().contains("databse_url"), "{error}");
+        let error =
+            Settings::from_sources(None, &env(&[("CASEFLOW_LOG_FORMAT", "xml")])).expect_err("bad");
+        assert_eq!(
+            error.to_string(),
+            "CASEFLOW_LOG_FORMAT: `xml` is not text or json"
+        );
+        let json = Settings::from_sources(Some("caseflow_log_format = \"JSON\""), &env(&[]))
+            .expect("valid");
+        assert!(json.log_json);
     }
 }

@@ -16,6 +16,8 @@ pub mod forms;
 pub mod home;
 /// The HTTP API (axum): routes per resource, problem+json errors, bearer tokens.
 pub mod http;
+/// Prometheus counters and histograms behind `GET /metrics`.
+pub mod metrics;
 /// argon2id password hashes.
 pub mod passwords;
 /// Sandboxed Rhai: guards, `set` expressions and their helpers.

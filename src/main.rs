@@ -152,10 +152,15 @@ fn with_database(cli: &Cli, command: &Command, out: &mut dyn Write, err: &mut dy
     if matches!(command, Command::Serve) {
         let filter = tracing_subscriber::EnvFilter::try_new(&settings.log)
             .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-        tracing_subscriber::fmt()
+        let logs = tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_writer(std::io::stderr)
-            .init();
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+        if settings.log_json {
+            logs.json().with_current_span(true).init();
+        } else {
+            logs.init();
+        }
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -3,161 +3,10 @@
 
 mod common;
 
-use std::sync::Arc;
-
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
-use caseflow::http::{AppState, router};
-use caseflow::passwords::hash_password;
-use caseflow::service::Service;
-use common::db::{databases, service, shipped_referral};
-use http_body_util::BodyExt;
+use axum::http::StatusCode;
+use common::api::{assessment, referral, setup};
+use common::db::{databases, shipped_referral};
 use serde_json::{Value, json};
-use tower::ServiceExt;
-
-struct Api {
-    app: axum::Router,
-    kind: &'static str,
-}
-
-const PASSWORD: &str = "correct horse battery staple";
-
-impl Api {
-    async fn call(
-        &self,
-        method: &str,
-        uri: &str,
-        token: Option<&str>,
-        body: Option<(&str, String)>,
-    ) -> (StatusCode, String, Value) {
-        let mut request = Request::builder().method(method).uri(uri);
-        if let Some(token) = token {
-            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
-        }
-        let request = match body {
-            Some((content_type, text)) => request
-                .header(header::CONTENT_TYPE, content_type)
-                .body(Body::from(text)),
-            None => request.body(Body::empty()),
-        }
-        .expect("request");
-        let response = self.app.clone().oneshot(request).await.expect("response");
-        let status = response.status();
-        let content_type = response
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes();
-        let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        (status, content_type, value)
-    }
-
-    async fn json(
-        &self,
-        method: &str,
-        uri: &str,
-        token: Option<&str>,
-        body: Value,
-    ) -> (StatusCode, Value) {
-        let (status, _, value) = self
-            .call(
-                method,
-                uri,
-                token,
-                Some(("application/json", body.to_string())),
-            )
-            .await;
-        (status, value)
-    }
-
-    async fn get(&self, uri: &str, token: &str) -> (StatusCode, Value) {
-        let (status, _, value) = self.call("GET", uri, Some(token), None).await;
-        (status, value)
-    }
-
-    async fn login(&self, email: &str) -> String {
-        let (status, body) = self
-            .json(
-                "POST",
-                "/api/v1/auth/login",
-                None,
-                json!({"email": email, "password": PASSWORD}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{}: {body}", self.kind);
-        body["token"].as_str().expect("token").to_owned()
-    }
-}
-
-async fn user(service: &Service, org: uuid::Uuid, email: &str, roles: &[&str]) {
-    let roles: Vec<String> = roles.iter().map(|r| (*r).to_owned()).collect();
-    let hash = hash_password(PASSWORD).expect("hash");
-    service
-        .store()
-        .create_user(org, email, &hash, &roles, chrono::Utc::now())
-        .await
-        .expect("user");
-}
-
-/// Two organisations with the referral workflow, and users with various roles.
-async fn setup(db: &common::db::TestDb) -> (Api, Arc<Service>) {
-    let service = service(db.store().await);
-    for (org, prefix) in [("north", "n"), ("south", "s")] {
-        let id = service
-            .store()
-            .create_org(org, chrono::Utc::now())
-            .await
-            .expect("org")
-            .id;
-        service
-            .publish(id, "referral.yaml", &shipped_referral(), "test")
-            .await
-            .expect("publish");
-        user(
-            &service,
-            id,
-            &format!("{prefix}-admin@example.org"),
-            &["admin", "clinician", "team_leader", "intake_worker"],
-        )
-        .await;
-        user(
-            &service,
-            id,
-            &format!("{prefix}-clinician@example.org"),
-            &["clinician"],
-        )
-        .await;
-        user(
-            &service,
-            id,
-            &format!("{prefix}-auditor@example.org"),
-            &["auditor"],
-        )
-        .await;
-    }
-    let app = router(AppState {
-        service: service.clone(),
-    });
-    (Api { app, kind: db.kind }, service)
-}
-
-fn referral() -> Value {
-    json!({"workflow": "referral", "data": {
-        "client": {"name": "Aroha Ngata", "date_of_birth": "2008-04-01"},
-        "referrer": {"name": "Dr Walker", "organisation": "GP", "email": "gp@example.org"},
-        "reason": "Low mood"}})
-}
-
-fn assessment(risk: &str, safety_plan: bool) -> Value {
-    json!({"form": {"risk_level": risk, "presenting_issue": "Stress", "interpreter_needed": false, "safety_plan_in_place": safety_plan}})
-}
 
 #[tokio::test]
 async fn health_needs_no_sign_in_and_everything_else_does() {
@@ -610,5 +459,52 @@ async fn case_lists_page_with_a_cursor() {
         assert_eq!(second["next_cursor"], Value::Null);
         let (status, _) = api.get("/api/v1/cases?limit=3&colour=blue", &token).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
+}
+
+#[tokio::test]
+async fn twenty_fires_at_one_version_move_the_case_once() {
+    for db in databases().await {
+        let (api, _) = setup(&db).await;
+        let admin = api.login("n-admin@example.org").await;
+        let (_, case) = api
+            .json("POST", "/api/v1/cases", Some(&admin), referral())
+            .await;
+        let id = case["id"].as_str().expect("id").to_owned();
+        let api = std::sync::Arc::new(api);
+        let mut fires = tokio::task::JoinSet::new();
+        for _ in 0..20 {
+            let (api, admin, id) = (api.clone(), admin.clone(), id.clone());
+            fires.spawn(async move {
+                let mut body = assessment("low", false);
+                body["expected_version"] = json!(1);
+                api.json(
+                    "POST",
+                    &format!("/api/v1/cases/{id}/transitions/assess"),
+                    Some(&admin),
+                    body,
+                )
+                .await
+                .0
+            });
+        }
+        let mut statuses = fires.join_all().await;
+        statuses.sort();
+        let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+        let conflicts = statuses
+            .iter()
+            .filter(|s| **s == StatusCode::CONFLICT)
+            .count();
+        assert_eq!((ok, conflicts), (1, 19), "{}: {statuses:?}", db.kind);
+        let (_, history) = api
+            .get(&format!("/api/v1/cases/{id}/history"), &admin)
+            .await;
+        let moves = history
+            .as_array()
+            .expect("history")
+            .iter()
+            .filter(|entry| entry["transition"] == "assess")
+            .count();
+        assert_eq!(moves, 1, "{}: one audit entry", db.kind);
     }
 }

@@ -187,6 +187,35 @@ pub fn deadline_due(
     }
 }
 
+/// When the deadlines of the case's state fall due, had it entered the state
+/// at `entered`: what an inbox shows as due dates. Deadlines whose date is
+/// missing from the case are left out.
+pub fn due_dates(
+    definition: &Definition,
+    case: CaseView<'_>,
+    entered: DateTime<Utc>,
+) -> Vec<DateTime<Utc>> {
+    let mut bindings = Bindings::new(case.data, &Value::Null, &Actor::system(), entered);
+    let mut scratch = Outcome {
+        transition: None,
+        from: None,
+        to: case.state.to_owned(),
+        data: Value::Null,
+        changes: Vec::new(),
+        effects: Vec::new(),
+        warnings: Vec::new(),
+    };
+    schedule_deadlines(definition, case.state, &mut bindings, entered, &mut scratch);
+    scratch
+        .effects
+        .into_iter()
+        .filter_map(|effect| match effect {
+            Effect::ScheduleDeadline { due, .. } => Some(due),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Every transition leaving the case's state, with whether `actor` may fire it now and why not.
 /// A guard that reads the form is judged only when the form is sent.
 pub fn available(

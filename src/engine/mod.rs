@@ -27,7 +27,7 @@ pub use definition::{
 };
 pub use diagnostics::{Diagnostic, Pos, Severity};
 pub use duration::{Duration, DurationError, Unit};
-pub use fire::{CaseView, DeadlineResult, available, deadline_due, fire, start};
+pub use fire::{CaseView, DeadlineResult, available, deadline_due, due_dates, fire, start};
 pub use outcome::{Availability, Change, Effect, Outcome, Refusal};
 pub use parse::{ParsedWorkflow, parse_workflow};
 

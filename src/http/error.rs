@@ -22,6 +22,8 @@ pub enum ApiError {
     GuardRefused(Vec<String>),
     InvalidDefinition(Vec<Diagnostic>),
     Unprocessable(String),
+    /// An `Idempotency-Key` sent again with a different request.
+    KeyReused,
     PayloadTooLarge,
     UnsupportedMediaType(String),
     Internal(String),
@@ -67,6 +69,11 @@ impl ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "rule-failed",
                 "A rule failed",
+            ),
+            Self::KeyReused => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency-key-reused",
+                "This Idempotency-Key was used for a different request",
             ),
             Self::PayloadTooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -121,7 +128,7 @@ impl IntoResponse for ApiError {
                 tracing::error!(error = %detail, "internal error");
                 None
             }
-            Self::Unauthorized | Self::NotFound | Self::PayloadTooLarge => None,
+            Self::Unauthorized | Self::NotFound | Self::PayloadTooLarge | Self::KeyReused => None,
         };
         if let Some(detail) = detail {
             body["detail"] = detail;

@@ -80,14 +80,20 @@ impl FromRequest<AppState> for TextBody {
     }
 }
 
-/// The signed-in user behind a bearer token.
+/// API keys start with this, so a leaked one is recognisable (and scannable).
+pub const API_KEY_PREFIX: &str = "cfk_";
+
+/// The signed-in user (or machine client) behind a bearer token.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub org: Uuid,
+    /// The user, or the API key's id.
     pub user_id: Uuid,
+    /// The user's e-mail, or `apikey:NAME`: what the audit trail records.
     pub email: String,
     pub roles: Vec<String>,
     pub token_hash: String,
+    pub api_key: bool,
 }
 
 impl Caller {
@@ -125,9 +131,22 @@ impl FromRequestParts<AppState> for Caller {
             .filter(|token| !token.is_empty())
             .ok_or(ApiError::Unauthorized)?;
         let hash = token_hash(token);
-        let user = state
-            .service
-            .store()
+        let store = state.service.store();
+        if token.starts_with(API_KEY_PREFIX) {
+            let key = store
+                .api_key_by_hash(&hash)
+                .await
+                .map_err(|_| ApiError::Unauthorized)?;
+            return Ok(Self {
+                org: key.org_id,
+                user_id: key.id,
+                email: format!("apikey:{}", key.name),
+                roles: key.roles,
+                token_hash: hash,
+                api_key: true,
+            });
+        }
+        let user = store
             .user_by_token(&hash, chrono::Utc::now())
             .await
             .map_err(|_| ApiError::Unauthorized)?;
@@ -137,6 +156,7 @@ impl FromRequestParts<AppState> for Caller {
             email: user.email,
             roles: user.roles,
             token_hash: hash,
+            api_key: false,
         })
     }
 }

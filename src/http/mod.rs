@@ -1,21 +1,28 @@
-//! The HTTP API: one router per resource, JSON in and out, errors as problem+json.
+//! The HTTP API: one router per resource, JSON in and out, errors as
+//! problem+json, every route described in the OpenAPI document.
 
+mod admin;
 mod auth;
 mod cases;
+mod docs;
 mod error;
 mod extract;
+mod idempotency;
 mod inbox;
+mod observe;
 mod workflows;
 
 use std::sync::Arc;
 
+use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::get;
-use axum::{Json, Router};
-use serde_json::json;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use error::{ApiError, ApiResult};
 pub use extract::Caller;
+pub use observe::{REQUEST_ID, RequestId};
 
 use crate::service::Service;
 
@@ -27,14 +34,32 @@ pub struct AppState {
     pub service: Arc<Service>,
 }
 
-pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/health", get(|| async { Json(json!({"status": "ok"})) }))
+/// Every route with its description; [`router`] serves it and
+/// `GET /openapi.json` describes it.
+fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(docs::ApiDoc::openapi())
+        .routes(routes!(docs::health))
+        .routes(routes!(docs::openapi_json))
+        .routes(routes!(docs::metrics))
         .merge(auth::router())
         .merge(workflows::router())
         .merge(cases::router())
         .merge(inbox::router())
+        .merge(admin::router())
+}
+
+pub fn router(state: AppState) -> Router {
+    let (routes, _) = api().split_for_parts();
+    routes
         .fallback(|| async { ApiError::NotFound })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            idempotency::idempotency,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            observe::observe,
+        ))
         .with_state(state)
 }

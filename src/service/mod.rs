@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::engine::{CaseView, Catalog, Definition, Diagnostic, Effect, Outcome, Refusal};
+use crate::metrics::Metrics;
 use crate::rules::Actor;
 
 mod publish;
@@ -80,6 +81,7 @@ pub struct Service {
     compiled: RwLock<HashMap<(Uuid, String, i64), Arc<Definition>>>,
     latest: RwLock<HashMap<(Uuid, String), (i64, std::time::Instant)>>,
     clock: Clock,
+    metrics: Arc<Metrics>,
 }
 
 impl Service {
@@ -92,7 +94,12 @@ impl Service {
             compiled: RwLock::new(HashMap::new()),
             latest: RwLock::new(HashMap::new()),
             clock,
+            metrics: Arc::new(Metrics::default()),
         }
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     pub fn store(&self) -> &Store {
@@ -240,18 +247,36 @@ impl Service {
             expected_version,
             request_id,
         };
+        let fired = self.fire_request(case_id, &request).await;
+        match &fired {
+            Ok(moved) => self.metrics.transition(&moved.workflow, transition),
+            Err(ServiceError::Refused(Refusal::UnknownTransition(_))) => {
+                self.metrics.refusal("(unknown)", "unknown_transition");
+            }
+            Err(ServiceError::Refused(refusal)) => self.metrics.refusal(transition, refusal.code()),
+            Err(ServiceError::Conflict(_)) => self.metrics.refusal(transition, "conflict"),
+            Err(_) => {}
+        }
+        fired
+    }
+
+    async fn fire_request(
+        &self,
+        case_id: Uuid,
+        request: &FireRequest<'_>,
+    ) -> ServiceResult<CaseRecord> {
         // The last version this process wrote saves a read; if another process
         // moved the case since, the version check or a refusal says so and the
         // move is decided again on what the database holds.
-        if let Some(cached) = self.recent_case(org, case_id) {
-            match self.fire_on(cached, &request).await {
+        if let Some(cached) = self.recent_case(request.org, case_id) {
+            match self.fire_on(cached, request).await {
                 Ok(moved) => return Ok(moved),
                 Err(ServiceError::Conflict(_) | ServiceError::Refused(_)) => {}
                 Err(other) => return Err(other),
             }
         }
-        let case = self.store.case(org, case_id).await?;
-        self.fire_on(case, &request).await
+        let case = self.store.case(request.org, case_id).await?;
+        self.fire_on(case, request).await
     }
 
     async fn fire_on(

@@ -10,6 +10,7 @@ use sqlx::Row;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
+use super::access::CaseRead;
 use super::cases::{COLUMNS, Move, NewCase};
 use super::{Db, Json, StoreError, StoreResult, on_db};
 
@@ -19,7 +20,12 @@ const MAX_BATCH: usize = 256;
 pub(super) enum WriteOp {
     Insert(Box<NewCase>),
     Move(Box<Move>),
+    /// Access-log rows; nobody waits for them.
+    Reads(Vec<CaseRead>),
 }
+
+/// Access-log rows per INSERT, well under SQLite's bound-parameter limit.
+const READS_PER_INSERT: usize = 1000;
 
 struct Job {
     op: WriteOp,
@@ -51,6 +57,14 @@ impl Writer {
                 "the database writer has stopped".to_owned(),
             ))
         })
+    }
+
+    /// Queues a write without waiting for its commit.
+    pub(super) async fn enqueue(&self, op: WriteOp) {
+        let (done, _) = oneshot::channel();
+        if self.jobs.send(Job { op, done }).await.is_err() {
+            tracing::warn!("the database writer has stopped; an access-log entry is lost");
+        }
     }
 }
 
@@ -88,11 +102,13 @@ async fn apply(db: &Db, ops: &[&WriteOp]) -> StoreResult<Vec<StoreResult<()>>> {
     let mut results: Vec<StoreResult<()>> = Vec::with_capacity(ops.len());
     let mut inserts = Vec::new();
     let mut moves: Vec<(usize, &Move)> = Vec::new();
+    let mut reads: Vec<&CaseRead> = Vec::new();
     for (index, op) in ops.iter().enumerate() {
         results.push(Ok(()));
         match op {
             WriteOp::Insert(new) => inserts.push(new.as_ref()),
             WriteOp::Move(change) => moves.push((index, change.as_ref())),
+            WriteOp::Reads(rows) => reads.extend(rows),
         }
     }
     // Of several moves on one case, only the one read at the newest version can
@@ -245,6 +261,20 @@ async fn apply(db: &Db, ops: &[&WriteOp]) -> StoreResult<Vec<StoreResult<()>>> {
                     .push_bind(Json::from(item.payload.clone()))
                     .push_bind(*at)
                     .push_bind(item.available_at);
+            });
+            insert.build().execute(&mut *tx).await?;
+        }
+        for chunk in reads.chunks(READS_PER_INSERT) {
+            let mut insert = sqlx::QueryBuilder::new(
+                "INSERT INTO case_reads (org_id, case_id, reader, what, request_id, at) ",
+            );
+            insert.push_values(chunk, |mut row, read| {
+                row.push_bind(read.org_id)
+                    .push_bind(read.case_id)
+                    .push_bind(read.reader.clone())
+                    .push_bind(read.what.clone())
+                    .push_bind(read.request_id.clone())
+                    .push_bind(read.at);
             });
             insert.build().execute(&mut *tx).await?;
         }

@@ -10,7 +10,7 @@ use super::audit::AuditEntry;
 use super::batch::WriteOp;
 use super::{Json, Store, StoreError, StoreResult, on_db};
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct CaseRecord {
     pub id: Uuid,
     #[serde(skip)]
@@ -19,6 +19,7 @@ pub struct CaseRecord {
     pub workflow_version: i64,
     pub state: String,
     pub version: i64,
+    #[schema(value_type = Object)]
     pub data: Value,
     #[serde(skip)]
     pub audit_hash: String,

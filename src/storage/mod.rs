@@ -7,6 +7,7 @@
 //! the organisation: there is no query path that returns another
 //! organisation's rows.
 
+mod access;
 mod audit;
 mod batch;
 mod cases;
@@ -19,6 +20,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
+pub use access::{ApiKey, CaseRead, Notification, Reservation};
 pub use audit::{AuditEntry, ChainBreak, GENESIS_HASH, canonical_json, entry_hash, hex};
 pub use cases::{CaseFilter, CasePage, CaseRecord, Move, NewCase, OutboxItem};
 pub use definitions::DefinitionRow;
@@ -103,7 +105,9 @@ impl Store {
         }
     }
 
+    /// Waits for queued writes (the access log) to commit, then closes the pools.
     pub async fn close(&self) {
+        let _ = self.batch.write(batch::WriteOp::Reads(Vec::new())).await;
         on_db!(&self.writer, |pool| pool.close().await);
         on_db!(&self.db, |pool| pool.close().await);
     }

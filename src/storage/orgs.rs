@@ -142,4 +142,40 @@ impl Store {
             Ok(row.try_get("n")?)
         })
     }
+
+    pub async fn users(&self, org: Uuid) -> StoreResult<Vec<User>> {
+        on_db!(&self.db, |pool| {
+            let rows = sqlx::query("SELECT id, org_id, email, password_hash, roles, active FROM users WHERE org_id = $1 ORDER BY email")
+                .bind(org)
+                .fetch_all(pool)
+                .await?;
+            rows.iter()
+                .map(|row| user_from_row!(row).map_err(StoreError::from))
+                .collect()
+        })
+    }
+
+    /// Changes a user's roles or deactivates them; `NotFound` outside `org`.
+    pub async fn update_user(
+        &self,
+        org: Uuid,
+        id: Uuid,
+        roles: &[String],
+        active: bool,
+    ) -> StoreResult<()> {
+        let changed = on_db!(&self.writer, |pool| {
+            sqlx::query("UPDATE users SET roles = $1, active = $2 WHERE org_id = $3 AND id = $4")
+                .bind(Json::from(serde_json::json!(roles)))
+                .bind(active)
+                .bind(org)
+                .bind(id)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        if changed == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
 }

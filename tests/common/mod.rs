@@ -2,6 +2,7 @@
 //! files written on demand, and the CLI verbs run against it in-process.
 #![allow(dead_code)]
 
+pub mod api;
 pub mod db;
 
 use std::path::{Path, PathBuf};
