@@ -48,21 +48,11 @@ async fn org_with_referral(service: &Service, name: &str) -> Uuid {
 }
 
 async fn count(store: &Store, sql: &'static str, case: Uuid) -> i64 {
-    use sqlx::Row;
-    match store.db() {
-        caseflow::storage::Db::Sqlite(pool) => sqlx::query(sql)
-            .bind(case)
-            .fetch_one(pool)
-            .await
-            .expect("count")
-            .get(0),
-        caseflow::storage::Db::Postgres(pool) => sqlx::query(sql)
-            .bind(case)
-            .fetch_one(pool)
-            .await
-            .expect("count")
-            .get(0),
-    }
+    common::db::execute_unscoped(store, sql, case)
+        .await
+        .first()
+        .copied()
+        .expect("a count")
 }
 
 #[tokio::test]
@@ -515,19 +505,7 @@ async fn an_edited_audit_entry_breaks_the_chain() {
             .expect("assess");
         assert!(store.verify_audit(None).await.expect("verify").1.is_empty());
         let sql = "UPDATE audit_entries SET actor = 'someone-else' WHERE case_id = $1 AND seq = 2";
-        match store.db() {
-            caseflow::storage::Db::Sqlite(pool) => sqlx::query(sql)
-                .bind(case.id)
-                .execute(pool)
-                .await
-                .map(|_| ()),
-            caseflow::storage::Db::Postgres(pool) => sqlx::query(sql)
-                .bind(case.id)
-                .execute(pool)
-                .await
-                .map(|_| ()),
-        }
-        .expect("tamper");
+        common::db::execute_unscoped(&store, sql, case.id).await;
         let (_, breaks) = store.verify_audit(Some(case.id)).await.expect("verify");
         assert_eq!(breaks.len(), 1, "{}: {breaks:?}", db.kind);
         assert!(
@@ -785,5 +763,73 @@ async fn a_second_process_moving_a_case_is_seen_by_the_first() {
             "{}",
             db.kind
         );
+    }
+}
+
+#[tokio::test]
+async fn row_level_security_walls_organisations_apart_on_postgres() {
+    for db in databases().await {
+        let caseflow::storage::Db::Postgres(pool) = db.store().await.db().clone() else {
+            continue;
+        };
+        let above: bool = sqlx::query_scalar(
+            "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user",
+        )
+        .fetch_one(&pool)
+        .await
+        .expect("role");
+        if above {
+            eprintln!("SKIPPED: connected as a superuser, whom row-level security does not bind");
+            continue;
+        }
+        let store = db.store().await;
+        let service = service(store.clone());
+        let north = org_with_referral(&service, "north").await;
+        let south = org_with_referral(&service, "south").await;
+        for org in [north, north, south] {
+            service
+                .create_case(org, &clinician(), "referral", referral_data(), None)
+                .await
+                .expect("case");
+        }
+        let count = |setting: Option<String>| {
+            let pool = pool.clone();
+            async move {
+                let mut tx = pool.begin().await.expect("begin");
+                if let Some(setting) = setting {
+                    sqlx::query("SELECT set_config('caseflow.org', $1, true)")
+                        .bind(setting)
+                        .execute(&mut *tx)
+                        .await
+                        .expect("scope");
+                }
+                // No org_id filter: only the policies stand between the organisations.
+                let cases: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM cases")
+                    .fetch_one(&mut *tx)
+                    .await
+                    .expect("count");
+                let audit: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_entries")
+                    .fetch_one(&mut *tx)
+                    .await
+                    .expect("count");
+                (cases, audit)
+            }
+        };
+        assert_eq!(count(None).await, (0, 0), "unset, nothing shows");
+        assert_eq!(count(Some(north.to_string())).await, (2, 2));
+        assert_eq!(count(Some(south.to_string())).await, (1, 1));
+        assert_eq!(count(Some("all".to_owned())).await, (3, 3));
+        // Nor can a row be written into another organisation.
+        let mut tx = pool.begin().await.expect("begin");
+        sqlx::query("SELECT set_config('caseflow.org', $1, true)")
+            .bind(north.to_string())
+            .execute(&mut *tx)
+            .await
+            .expect("scope");
+        let moved = sqlx::query("UPDATE cases SET org_id = $1")
+            .bind(south)
+            .execute(&mut *tx)
+            .await;
+        assert!(moved.is_err(), "the policy's check refuses the row");
     }
 }

@@ -6,7 +6,7 @@ use sqlx::Row;
 use uuid::Uuid;
 
 use super::batch::WriteOp;
-use super::{Json, Store, StoreError, StoreResult, new_id, on_db, stored_time};
+use super::{Json, Scope, Store, StoreError, StoreResult, new_id, on_db, scoped, stored_time};
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct ApiKey {
@@ -289,12 +289,12 @@ impl Store {
         case: Uuid,
         limit: i64,
     ) -> StoreResult<Vec<CaseRead>> {
-        on_db!(&self.db, |pool| {
+        scoped!(&self.db, Scope::Org(org), |conn| {
             let rows = sqlx::query("SELECT org_id, case_id, reader, what, request_id, at FROM case_reads WHERE org_id = $1 AND case_id = $2 ORDER BY at DESC LIMIT $3")
                 .bind(org)
                 .bind(case)
                 .bind(limit.clamp(1, 1000))
-                .fetch_all(pool)
+                .fetch_all(conn)
                 .await?;
             rows.iter()
                 .map(|row| {
@@ -320,14 +320,14 @@ impl Store {
         unread_only: bool,
         limit: i64,
     ) -> StoreResult<Vec<Notification>> {
-        on_db!(&self.db, |pool| {
+        scoped!(&self.db, Scope::Org(org), |conn| {
             let rows = sqlx::query("SELECT id, case_id, template, subject, body, created_at, read_at FROM notifications \
                  WHERE org_id = $1 AND user_id = $2 AND ($3 = FALSE OR read_at IS NULL) ORDER BY created_at DESC LIMIT $4")
                 .bind(org)
                 .bind(user)
                 .bind(unread_only)
                 .bind(limit.clamp(1, 500))
-                .fetch_all(pool)
+                .fetch_all(conn)
                 .await?;
             rows.iter()
                 .map(|row| {
@@ -354,13 +354,13 @@ impl Store {
         id: Uuid,
         at: DateTime<Utc>,
     ) -> StoreResult<()> {
-        let changed = on_db!(&self.writer, |pool| {
+        let changed = scoped!(&self.writer, Scope::Org(org), |conn| {
             sqlx::query("UPDATE notifications SET read_at = COALESCE(read_at, $1) WHERE org_id = $2 AND user_id = $3 AND id = $4")
                 .bind(stored_time(at))
                 .bind(org)
                 .bind(user)
                 .bind(id)
-                .execute(pool)
+                .execute(conn)
                 .await?
                 .rows_affected()
         });
@@ -377,7 +377,7 @@ impl Store {
         user: Uuid,
         notification: &Notification,
     ) -> StoreResult<()> {
-        on_db!(&self.writer, |pool| {
+        scoped!(&self.writer, Scope::Org(org), |conn| {
             sqlx::query("INSERT INTO notifications (id, org_id, user_id, case_id, template, subject, body, created_at, read_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
                 .bind(notification.id)
                 .bind(org)
@@ -388,7 +388,7 @@ impl Store {
                 .bind(notification.body.clone())
                 .bind(stored_time(notification.created_at))
                 .bind(notification.read_at.map(stored_time))
-                .execute(pool)
+                .execute(conn)
                 .await?;
         });
         Ok(())

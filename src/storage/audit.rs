@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::{Json, Store, StoreError, StoreResult, on_db};
+use super::{Json, Scope, Store, StoreError, StoreResult, scoped};
 
 /// The "previous hash" of a case's first entry.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -167,11 +167,11 @@ impl Store {
     /// The audit trail of one case of `org`, oldest first.
     pub async fn history(&self, org: Uuid, case_id: Uuid) -> StoreResult<Vec<AuditEntry>> {
         let sql = format!("{SELECT} WHERE org_id = $1 AND case_id = $2 ORDER BY seq");
-        on_db!(&self.db, |pool| {
+        scoped!(&self.db, Scope::Org(org), |conn| {
             let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(org)
                 .bind(case_id)
-                .fetch_all(pool)
+                .fetch_all(conn)
                 .await?;
             rows.iter()
                 .map(|row| audit_from_row!(row).map_err(StoreError::from))
@@ -190,12 +190,12 @@ impl Store {
             ""
         };
         let sql = format!("{SELECT}{filter} ORDER BY case_id, seq");
-        let entries: Vec<AuditEntry> = on_db!(&self.db, |pool| {
+        let entries: Vec<AuditEntry> = scoped!(&self.db, Scope::All, |conn| {
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
             if let Some(id) = case_id {
                 query = query.bind(id);
             }
-            let rows = query.fetch_all(pool).await?;
+            let rows = query.fetch_all(conn).await?;
             rows.iter()
                 .map(|row| audit_from_row!(row).map_err(StoreError::from))
                 .collect::<StoreResult<Vec<_>>>()?
@@ -261,12 +261,12 @@ impl Store {
             ""
         };
         let sql = format!("SELECT id, version, audit_hash FROM cases{filter}");
-        on_db!(&self.db, |pool| {
+        scoped!(&self.db, Scope::All, |conn| {
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
             if let Some(id) = case_id {
                 query = query.bind(id);
             }
-            let rows = query.fetch_all(pool).await?;
+            let rows = query.fetch_all(conn).await?;
             rows.iter()
                 .map(|row| {
                     Ok((

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::audit::AuditEntry;
 use super::batch::WriteOp;
-use super::{Json, Store, StoreError, StoreResult, on_db};
+use super::{Json, Scope, Store, StoreError, StoreResult, scoped};
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct CaseRecord {
@@ -117,11 +117,11 @@ impl Store {
         let sql = format!(
             "SELECT {COLUMNS} FROM cases WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL"
         );
-        on_db!(&self.db, |pool| {
+        scoped!(&self.db, Scope::Org(org), |conn| {
             let row = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(org)
                 .bind(id)
-                .fetch_optional(pool)
+                .fetch_optional(conn)
                 .await?
                 .ok_or(StoreError::NotFound)?;
             case_from_row!(&row).map_err(StoreError::from)
@@ -136,14 +136,14 @@ impl Store {
              AND ($2 IS NULL OR workflow = $2) AND ($3 IS NULL OR state = $3) AND ($4 IS NULL OR id > $4) \
              ORDER BY id LIMIT $5"
         );
-        let mut items = on_db!(&self.db, |pool| {
+        let mut items = scoped!(&self.db, Scope::Org(org), |conn| {
             let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(org)
                 .bind(filter.workflow.clone())
                 .bind(filter.state.clone())
                 .bind(filter.after)
                 .bind(limit + 1)
-                .fetch_all(pool)
+                .fetch_all(conn)
                 .await?;
             rows.iter()
                 .map(|row| case_from_row!(row).map_err(StoreError::from))

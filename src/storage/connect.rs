@@ -30,16 +30,19 @@ impl Store {
                 // The default 2 MB page cache is outgrown by a few thousand cases.
                 .pragma("cache_size", "-65536")
                 .pragma("mmap_size", "268435456")
-                .pragma("temp_store", "memory")
-                .pragma("wal_autocheckpoint", "8000");
+                .pragma("temp_store", "memory");
+            // The writer never checkpoints: a checkpoint in a commit stalls
+            // every move queued behind it. A background task does it instead,
+            // beside the writer (WAL lets the two run at once).
             let writer = SqlitePoolOptions::new()
                 .max_connections(1)
-                .connect_with(options.clone())
+                .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
                 .await?;
             let readers = SqlitePoolOptions::new()
                 .max_connections(4)
                 .connect_with(options)
                 .await?;
+            tokio::spawn(checkpoint_in_background(readers.clone()));
             (Db::Sqlite(readers), Db::Sqlite(writer))
         } else {
             let pool = PgPoolOptions::new()
@@ -47,6 +50,7 @@ impl Store {
                 .acquire_timeout(Duration::from_secs(10))
                 .connect(url)
                 .await?;
+            warn_if_above_row_security(&pool).await;
             (Db::Postgres(pool.clone()), Db::Postgres(pool))
         };
         let batch = super::batch::Writer::start(writer.clone());
@@ -69,5 +73,45 @@ impl Store {
             }
         }
         Ok(())
+    }
+}
+
+/// How often the background checkpoint copies the WAL into the database.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
+/// Checkpoints the WAL without ever waiting on the writer (PASSIVE), until
+/// the pool closes.
+async fn checkpoint_in_background(pool: sqlx::SqlitePool) {
+    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if pool.is_closed() {
+            return;
+        }
+        if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&pool)
+            .await
+        {
+            if pool.is_closed() {
+                return;
+            }
+            tracing::warn!(%error, "background WAL checkpoint failed");
+        }
+    }
+}
+
+/// Row-level security does not bind superusers or BYPASSRLS roles: say so,
+/// since the organisation wall then rests on the queries alone.
+async fn warn_if_above_row_security(pool: &sqlx::PgPool) {
+    let above: Result<bool, sqlx::Error> = sqlx::query_scalar(
+        "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user",
+    )
+    .fetch_one(pool)
+    .await;
+    if let Ok(true) = above {
+        tracing::warn!(
+            "connected to PostgreSQL as a superuser or a BYPASSRLS role: row-level security between organisations is not enforced; connect as an ordinary role"
+        );
     }
 }

@@ -44,6 +44,64 @@ macro_rules! on_db {
 }
 pub(crate) use on_db;
 
+/// Whose rows a query may see on PostgreSQL, where row-level security on the
+/// case tables is a second wall behind the `org_id` in every query.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Scope {
+    Org(Uuid),
+    /// Trusted code that spans organisations: the group-commit writer,
+    /// `verify-audit`, the workers.
+    All,
+}
+
+impl Scope {
+    pub(crate) fn setting(self) -> String {
+        match self {
+            Self::Org(org) => org.to_string(),
+            Self::All => "all".to_owned(),
+        }
+    }
+}
+
+/// Runs `$body` with `$conn` a `&mut` connection; on PostgreSQL inside a
+/// transaction whose `caseflow.org` setting lets the row-level security
+/// policies show only `$scope`'s rows. SQLite has no such policies.
+macro_rules! scoped {
+    ($db:expr, $scope:expr, |$conn:ident| $body:expr) => {
+        match $db {
+            $crate::storage::Db::Sqlite(pool) => {
+                let mut held = pool.acquire().await?;
+                let $conn = &mut *held;
+                $body
+            }
+            $crate::storage::Db::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                $crate::storage::enter_scope(&mut tx, $scope).await?;
+                let result = {
+                    let $conn = &mut *tx;
+                    $body
+                };
+                tx.commit().await?;
+                result
+            }
+        }
+    };
+}
+pub(crate) use scoped;
+
+/// Sets the organisation the row-level security policies admit, for the rest
+/// of the transaction.
+pub(crate) async fn enter_scope(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    scope: Scope,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT set_config('caseflow.org', $1, true)")
+        .bind(scope.setting())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("not found")]

@@ -77,22 +77,86 @@ pub async fn databases() -> Vec<TestDb> {
     all
 }
 
+/// The ordinary role tests connect as, so row-level security binds them as
+/// it binds the service in production (it does not bind superusers).
+const APP_ROLE: &str = "caseflow_app";
+
 async fn postgres(admin: &str) -> TestDb {
     let name = format!("caseflow_test_{}", uuid::Uuid::now_v7().simple());
     let mut connection = sqlx::PgConnection::connect(admin)
         .await
         .expect("connect to TEST_POSTGRES_URL");
-    let sql = format!("CREATE DATABASE \"{name}\"");
+    // Parallel tests may race to create the role; whoever loses finds it made.
+    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS"
+    )))
+    .execute(&mut connection)
+    .await;
+    let has_role: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
+            .bind(APP_ROLE)
+            .fetch_one(&mut connection)
+            .await
+            .expect("look up the role");
+    let owner = if has_role {
+        format!(" OWNER {APP_ROLE}")
+    } else {
+        eprintln!(
+            "NOTE: cannot create role {APP_ROLE}: PostgreSQL tests run as the admin user, above row-level security"
+        );
+        String::new()
+    };
+    let sql = format!("CREATE DATABASE \"{name}\"{owner}");
     sqlx::query(sqlx::AssertSqlSafe(sql))
         .execute(&mut connection)
         .await
         .expect("create test database");
     let base = admin.rsplit_once('/').map_or(admin, |(base, _)| base);
+    let url = if has_role {
+        let host = base
+            .split_once('@')
+            .map(|(_, host)| host)
+            .or_else(|| base.split_once("://").map(|(_, host)| host))
+            .unwrap_or(base);
+        format!("postgres://{APP_ROLE}@{host}/{name}")
+    } else {
+        format!("{base}/{name}")
+    };
     TestDb {
         kind: "postgres",
-        url: format!("{base}/{name}"),
+        url,
         _dir: None,
         drop_from: Some((admin.to_owned(), name)),
+    }
+}
+
+/// Runs `sql` (binding `case`) with the row-level security scope open to
+/// every organisation, as tests that inspect or tamper with rows need.
+pub async fn execute_unscoped(store: &Store, sql: &'static str, case: uuid::Uuid) -> Vec<i64> {
+    use sqlx::Row;
+    match store.db() {
+        caseflow::storage::Db::Sqlite(pool) => sqlx::query(sql)
+            .bind(case)
+            .fetch_all(pool)
+            .await
+            .expect("query")
+            .iter()
+            .map(|row| row.try_get(0).unwrap_or(0))
+            .collect(),
+        caseflow::storage::Db::Postgres(pool) => {
+            let mut tx = pool.begin().await.expect("begin");
+            sqlx::query("SELECT set_config('caseflow.org', 'all', true)")
+                .execute(&mut *tx)
+                .await
+                .expect("scope");
+            let rows = sqlx::query(sql)
+                .bind(case)
+                .fetch_all(&mut *tx)
+                .await
+                .expect("query");
+            tx.commit().await.expect("commit");
+            rows.iter().map(|row| row.try_get(0).unwrap_or(0)).collect()
+        }
     }
 }
 
