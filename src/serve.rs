@@ -74,7 +74,7 @@ pub async fn serve(settings: &Settings, out: &mut dyn Write, err: &mut dyn Write
         );
     }
     let _ = out.flush();
-    let app = router(AppState { service });
+    let app = router(AppState::new(service));
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(signals.wait())
         .await;

@@ -180,6 +180,7 @@ async fn update_user(
         .store()
         .update_user(caller.org, id, &body.roles, body.active)
         .await?;
+    state.sessions.forget_user(id);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -277,10 +278,12 @@ async fn revoke_api_key(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     require_admin(&caller)?;
+    let id = parse_id(&id)?;
     state
         .service
         .store()
-        .revoke_api_key(caller.org, parse_id(&id)?, Utc::now())
+        .revoke_api_key(caller.org, id, Utc::now())
         .await?;
+    state.sessions.forget_user(id);
     Ok(StatusCode::NO_CONTENT)
 }

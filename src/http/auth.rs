@@ -141,6 +141,7 @@ async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<Stat
         .store()
         .revoke_token(&caller.token_hash, Utc::now())
         .await?;
+    state.sessions.forget_token(&caller.token_hash);
     Ok(StatusCode::NO_CONTENT)
 }
 

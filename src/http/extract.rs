@@ -131,6 +131,17 @@ impl FromRequestParts<AppState> for Caller {
             .filter(|token| !token.is_empty())
             .ok_or(ApiError::Unauthorized)?;
         let hash = token_hash(token);
+        if let Some(caller) = state.sessions.get(&hash) {
+            return Ok(caller);
+        }
+        let caller = Self::look_up(token, hash, state).await?;
+        state.sessions.remember(&caller);
+        Ok(caller)
+    }
+}
+
+impl Caller {
+    async fn look_up(token: &str, hash: String, state: &AppState) -> Result<Self, ApiError> {
         let store = state.service.store();
         if token.starts_with(API_KEY_PREFIX) {
             let key = store

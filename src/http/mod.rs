@@ -10,6 +10,7 @@ mod extract;
 mod idempotency;
 mod inbox;
 mod observe;
+mod sessions;
 mod workflows;
 
 use std::sync::Arc;
@@ -32,6 +33,16 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 #[derive(Clone)]
 pub struct AppState {
     pub service: Arc<Service>,
+    sessions: Arc<sessions::Sessions>,
+}
+
+impl AppState {
+    pub fn new(service: Arc<Service>) -> Self {
+        Self {
+            service,
+            sessions: Arc::default(),
+        }
+    }
 }
 
 /// Every route with its description; [`router`] serves it and

@@ -186,9 +186,17 @@ async fn apply(db: &Db, ops: &[&WriteOp]) -> StoreResult<Vec<StoreResult<()>>> {
                     .push_bind(closed_by)
                     .push_bind(change.org_id);
             });
-            update.push(
-                ") AS v WHERE cases.id = v.column1 AND cases.version = v.column2 AND cases.org_id = v.column10 RETURNING id",
-            );
+            update.push(match db {
+                // Left to itself, SQLite 3.51 scans every case and probes the
+                // VALUES list; the unary `+` keeps the version and organisation
+                // out of index choice, so it walks the list and seeks each id.
+                Db::Sqlite(_) => {
+                    ") AS v WHERE cases.id = v.column1 AND +cases.version = v.column2 AND +cases.org_id = v.column10 RETURNING id"
+                }
+                Db::Postgres(_) => {
+                    ") AS v WHERE cases.id = v.column1 AND cases.version = v.column2 AND cases.org_id = v.column10 RETURNING id"
+                }
+            });
             let rows = update.build().fetch_all(&mut *tx).await?;
             for row in &rows {
                 applied.insert(row.try_get::<Uuid, _>("id")?);

@@ -29,14 +29,15 @@ impl Store {
                 .busy_timeout(SQLITE_BUSY_TIMEOUT)
                 // The default 2 MB page cache is outgrown by a few thousand cases.
                 .pragma("cache_size", "-65536")
-                .pragma("mmap_size", "268435456")
                 .pragma("temp_store", "memory");
-            // The writer never checkpoints: a checkpoint in a commit stalls
-            // every move queued behind it. A background task does it instead,
-            // beside the writer (WAL lets the two run at once).
+            // A checkpoint inside a commit stalls every move queued behind it,
+            // so a background task copies the WAL into the database beside the
+            // writer (WAL lets the two run at once). The writer's own
+            // checkpoint, after WAL_PAGES, then finds little left to copy and
+            // lets the WAL start over instead of growing without end.
             let writer = SqlitePoolOptions::new()
                 .max_connections(1)
-                .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
+                .connect_with(options.clone().pragma("wal_autocheckpoint", WAL_PAGES))
                 .await?;
             let readers = SqlitePoolOptions::new()
                 .max_connections(4)
@@ -77,7 +78,10 @@ impl Store {
 }
 
 /// How often the background checkpoint copies the WAL into the database.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+/// The WAL size (in 4 KiB pages) at which the writer checkpoints itself.
+const WAL_PAGES: &str = "8000";
 
 /// Checkpoints the WAL without ever waiting on the writer (PASSIVE), until
 /// the pool closes.

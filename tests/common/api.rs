@@ -157,9 +157,7 @@ pub async fn setup(db: &TestDb) -> (Api, Arc<Service>) {
         )
         .await;
     }
-    let app = router(AppState {
-        service: service.clone(),
-    });
+    let app = router(AppState::new(service.clone()));
     (Api { app, kind: db.kind }, service)
 }
 
