@@ -1,8 +1,9 @@
-//! Group commit: one writer per process takes the case writes that arrive
-//! together and applies them in one transaction, acknowledging each only
-//! after the commit. A move whose case moved on fails alone; an unexpected
-//! error sends every write of the batch through again on its own, so one bad
-//! write never sinks the others.
+//! Group commit: a writer takes the case writes that arrive together and
+//! applies them in one transaction, acknowledging each only after the commit.
+//! A move whose case moved on fails alone; an unexpected error sends every
+//! write of the batch through again on its own, so one bad write never sinks
+//! the others. SQLite has one writer; PostgreSQL several, each committing its
+//! own batch, where the version check still lets only one move per version win.
 
 use std::collections::{HashMap, HashSet};
 
@@ -39,10 +40,15 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer task on the current runtime.
-    pub(super) fn start(db: Db) -> Self {
+    /// Starts `writers` writer tasks on the current runtime, sharing one
+    /// queue: SQLite takes one writer at a time, while PostgreSQL commits
+    /// several batches at once and so hides each commit's wait.
+    pub(super) fn start(db: Db, writers: usize) -> Self {
         let (jobs, queue) = mpsc::channel(MAX_BATCH * 4);
-        tokio::spawn(run(db, queue));
+        let queue = std::sync::Arc::new(tokio::sync::Mutex::new(queue));
+        for _ in 0..writers.max(1) {
+            tokio::spawn(run(db.clone(), queue.clone()));
+        }
         Self { jobs }
     }
 
@@ -68,9 +74,15 @@ impl Writer {
     }
 }
 
-async fn run(db: Db, mut queue: mpsc::Receiver<Job>) {
+async fn run(db: Db, queue: std::sync::Arc<tokio::sync::Mutex<mpsc::Receiver<Job>>>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+    loop {
+        // Hold the queue only while taking a batch, so another writer can
+        // take the next one while this one commits.
+        let taken = queue.lock().await.recv_many(&mut batch, MAX_BATCH).await;
+        if taken == 0 {
+            return;
+        }
         let jobs = std::mem::take(&mut batch);
         let ops: Vec<&WriteOp> = jobs.iter().map(|job| &job.op).collect();
         match apply(&db, &ops).await {

@@ -54,7 +54,11 @@ impl Store {
             warn_if_above_row_security(&pool).await;
             (Db::Postgres(pool.clone()), Db::Postgres(pool))
         };
-        let batch = super::batch::Writer::start(writer.clone());
+        let writers = match writer {
+            Db::Sqlite(_) => 1,
+            Db::Postgres(_) => POSTGRES_WRITERS,
+        };
+        let batch = super::batch::Writer::start(writer.clone(), writers);
         Ok(Self { db, writer, batch })
     }
 
@@ -76,6 +80,9 @@ impl Store {
         Ok(())
     }
 }
+
+/// Group-commit writers on PostgreSQL, each with a batch in flight.
+const POSTGRES_WRITERS: usize = 4;
 
 /// How often the background checkpoint copies the WAL into the database.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
