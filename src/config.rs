@@ -24,6 +24,8 @@ pub struct Settings {
     pub addr: SocketAddr,
     pub home: PathBuf,
     pub smtp_url: Option<String>,
+    /// The sender of notification e-mail.
+    pub mail_from: String,
     pub admin_email: String,
     pub admin_password: Option<String>,
     pub workers: bool,
@@ -49,6 +51,7 @@ struct FileSettings {
     caseflow_addr: Option<String>,
     caseflow_home: Option<String>,
     caseflow_smtp_url: Option<String>,
+    caseflow_mail_from: Option<String>,
     caseflow_admin_email: Option<String>,
     caseflow_admin_password: Option<String>,
     caseflow_workers: Option<bool>,
@@ -141,6 +144,8 @@ impl Settings {
             ),
             smtp_url: pick("CASEFLOW_SMTP_URL", file.caseflow_smtp_url)
                 .filter(|url| !url.is_empty()),
+            mail_from: pick("CASEFLOW_MAIL_FROM", file.caseflow_mail_from)
+                .unwrap_or_else(|| "caseflow@localhost".to_owned()),
             admin_email: pick("CASEFLOW_ADMIN_EMAIL", file.caseflow_admin_email)
                 .unwrap_or_else(|| "admin@localhost".to_owned()),
             admin_password: pick("CASEFLOW_ADMIN_PASSWORD", file.caseflow_admin_password)

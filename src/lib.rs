@@ -16,6 +16,10 @@ pub mod forms;
 pub mod home;
 /// The HTTP API (axum): routes per resource, problem+json errors, bearer tokens.
 pub mod http;
+/// Background work: the outbox dispatcher and the apalis workers.
+pub mod jobs;
+/// Notification templates (tera) and sending them (lettre).
+pub mod mail;
 /// Prometheus counters and histograms behind `GET /metrics`.
 pub mod metrics;
 /// argon2id password hashes.

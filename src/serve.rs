@@ -3,12 +3,15 @@
 //! letting requests in flight finish.
 
 use std::io::Write;
+use std::path::Path;
 use std::sync::Arc;
 
 use crate::commands::{EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, open};
 use crate::config::Settings;
 use crate::engine::Catalog;
 use crate::http::{AppState, router};
+use crate::jobs::{JobContext, Workers};
+use crate::mail::{Mailer, Templates};
 use crate::passwords::{generate_password, hash_password};
 use crate::service::Service;
 use crate::storage::Store;
@@ -67,17 +70,32 @@ pub async fn serve(settings: &Settings, out: &mut dyn Write, err: &mut dyn Write
         .map_or_else(|_| settings.addr.to_string(), |a| a.to_string());
     let _ = writeln!(out, "caseflow is listening on http://{address}");
     let _ = writeln!(out, "{sign_in}");
-    if settings.workers {
+    let workers = if settings.workers {
+        match start_workers(settings, &service, &address) {
+            Ok((workers, line)) => {
+                let _ = writeln!(out, "{line}");
+                Some(workers)
+            }
+            Err(message) => {
+                let _ = writeln!(err, "caseflow serve: {message}");
+                return EXIT_PROBLEMS;
+            }
+        }
+    } else {
         let _ = writeln!(
             out,
-            "background workers (deadlines, notifications, retention) are not built yet: effects wait in the outbox"
+            "background workers are off (CASEFLOW_WORKERS=false): effects wait in the outbox"
         );
-    }
+        None
+    };
     let _ = out.flush();
     let app = router(AppState::new(service));
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(signals.wait())
         .await;
+    if let Some(workers) = workers {
+        workers.stop().await;
+    }
     store.close().await;
     match served {
         Ok(()) => EXIT_OK,
@@ -86,6 +104,37 @@ pub async fn serve(settings: &Settings, out: &mut dyn Write, err: &mut dyn Write
             EXIT_PROBLEMS
         }
     }
+}
+
+/// The outbox dispatcher and the job workers, with the templates compiled
+/// and the mailer chosen; a broken template stops start-up here.
+fn start_workers(
+    settings: &Settings,
+    service: &Arc<Service>,
+    address: &str,
+) -> Result<(Workers, String), String> {
+    let folder = settings.home.join(crate::home::NOTIFY_TEMPLATES);
+    let templates = Templates::load(&folder).map_err(|errors| {
+        errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+    })?;
+    let mailer = Mailer::from_settings(settings.smtp_url.as_deref(), Path::new("outbox"))
+        .map_err(|error| error.to_string())?;
+    let line = format!(
+        "background workers are running: deadlines, notifications; mail goes to {}",
+        mailer.describe()
+    );
+    let context = JobContext {
+        service: service.clone(),
+        templates,
+        mailer,
+        mail_from: settings.mail_from.clone(),
+        base_url: format!("http://{address}"),
+    };
+    Ok((Workers::start(Arc::new(context)), line))
 }
 
 /// On a new database: the organisation `default` and its admin, holding every

@@ -354,7 +354,7 @@ fn deadlines_are_checked() {
     assert_error(
         &run,
         &at(&yaml, "3 fortnights", "3 fortnights"),
-        "`3 fortnights` is not a duration (write a whole number and a unit: 30m, 12h, 2d, 3w, 6mo or 7y)",
+        "`3 fortnights` is not a duration (write a whole number and a unit: 90s, 30m, 12h, 2d, 3w, 6mo or 7y)",
     );
     assert_error(
         &run,
@@ -416,7 +416,7 @@ fn retention_needs_a_terminal_state_and_a_duration() {
     assert_error(
         &run,
         &at(&yaml, "six years", "six years"),
-        "`six years` is not a duration (write a whole number and a unit: 30m, 12h, 2d, 3w, 6mo or 7y)",
+        "`six years` is not a duration (write a whole number and a unit: 90s, 30m, 12h, 2d, 3w, 6mo or 7y)",
     );
 }
 
@@ -574,4 +574,22 @@ fn the_issue_broken_referral_yields_three_located_errors() {
         );
     }
     assert_eq!(run.code, 1);
+}
+
+#[test]
+fn a_template_that_does_not_compile_is_an_error() {
+    let home = Home::intake();
+    home.write(
+        "templates/notify/nudge.txt.tera",
+        "Subject: nudge\n\n{% if case.data %}unclosed\n",
+    );
+    let run = home.check();
+    assert_eq!(run.code, 1, "{}", run.out);
+    let errors = run.errors();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].contains("templates/notify/nudge.txt.tera:4:1: error: cannot parse the template"),
+        "{}",
+        errors[0]
+    );
 }

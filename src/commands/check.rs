@@ -3,7 +3,8 @@ use std::path::{Path, PathBuf};
 
 use super::{EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, targets};
 use crate::engine::{Catalog, Severity};
-use crate::home::load_sources;
+use crate::home::{NOTIFY_TEMPLATES, load_sources};
+use crate::mail::Templates;
 
 /// `caseflow check [PATH...]`: every problem as `FILE:LINE:COL: error: MESSAGE`.
 pub fn check(
@@ -30,6 +31,13 @@ pub fn check(
                 Severity::Warning => warnings += 1,
             }
             let _ = writeln!(out, "{diagnostic}");
+        }
+        // Templates compile here, not at 3 a.m. in the scheduler.
+        if let Err(problems) = Templates::load(&target.root.join(NOTIFY_TEMPLATES)) {
+            for problem in problems {
+                errors += 1;
+                let _ = writeln!(out, "{problem}");
+            }
         }
     }
     let _ = writeln!(

@@ -1,4 +1,4 @@
-//! Durations as people write them in definitions: `30m`, `12h`, `2d`, `3w`, `6mo`, `7y`.
+//! Durations as people write them in definitions: `90s`, `30m`, `12h`, `2d`, `3w`, `6mo`, `7y`.
 
 use std::fmt;
 use std::str::FromStr;
@@ -7,6 +7,7 @@ use chrono::{DateTime, Days, Months, NaiveDate, TimeDelta, Utc};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Unit {
+    Seconds,
     Minutes,
     Hours,
     Days,
@@ -24,7 +25,9 @@ pub struct Duration {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{0}` is not a duration (write a whole number and a unit: 30m, 12h, 2d, 3w, 6mo or 7y)")]
+#[error(
+    "`{0}` is not a duration (write a whole number and a unit: 90s, 30m, 12h, 2d, 3w, 6mo or 7y)"
+)]
 pub struct DurationError(pub String);
 
 impl FromStr for Duration {
@@ -38,6 +41,7 @@ impl FromStr for Duration {
         let (number, unit) = trimmed.split_at(split);
         let amount: u32 = number.parse().map_err(|_| DurationError(text.to_owned()))?;
         let unit = match unit.trim() {
+            "s" | "sec" | "second" | "seconds" => Unit::Seconds,
             "m" | "min" | "minute" | "minutes" => Unit::Minutes,
             "h" | "hour" | "hours" => Unit::Hours,
             "d" | "day" | "days" => Unit::Days,
@@ -53,6 +57,7 @@ impl FromStr for Duration {
 impl fmt::Display for Duration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let unit = match self.unit {
+            Unit::Seconds => "s",
             Unit::Minutes => "m",
             Unit::Hours => "h",
             Unit::Days => "d",
@@ -94,6 +99,7 @@ impl Duration {
             }
         };
         match self.unit {
+            Unit::Seconds => exact(TimeDelta::seconds(amount)),
             Unit::Minutes => exact(TimeDelta::minutes(amount)),
             Unit::Hours => exact(TimeDelta::hours(amount)),
             Unit::Days | Unit::Weeks => {
@@ -135,6 +141,7 @@ mod tests {
     #[test]
     fn parses_every_unit() {
         for (text, amount, unit) in [
+            ("90s", 90, Unit::Seconds),
             ("30m", 30, Unit::Minutes),
             ("12h", 12, Unit::Hours),
             ("2d", 2, Unit::Days),

@@ -58,7 +58,7 @@ pub struct StateDoc {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
 pub struct DeadlineDoc {
-    /// A duration after entering the state: `30m`, `12h`, `2d`, `3w`, `6mo`, `7y`.
+    /// A duration after entering the state: `90s`, `30m`, `12h`, `2d`, `3w`, `6mo`, `7y`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<String>,
     /// A Rhai expression giving a date (`YYYY-MM-DD`) or time, e.g. `case.consent.expiry_date`.

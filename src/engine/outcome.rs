@@ -1,7 +1,7 @@
 //! What firing a transition returns: the move and its effects, or why not.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::forms::FieldError;
 
@@ -14,7 +14,7 @@ pub struct Change {
 }
 
 /// Work the move asks for; the engine performs none of it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "effect", rename_all = "snake_case")]
 pub enum Effect {
     /// Tell people: everyone holding `roles`, and the addresses in `to`.

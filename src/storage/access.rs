@@ -370,7 +370,7 @@ impl Store {
         Ok(())
     }
 
-    /// Writes a notification (the notification worker's job; tests use it too).
+    /// Writes a notification once: the same id again (a retried job) is ignored.
     pub async fn insert_notification(
         &self,
         org: Uuid,
@@ -378,7 +378,7 @@ impl Store {
         notification: &Notification,
     ) -> StoreResult<()> {
         scoped!(&self.writer, Scope::Org(org), |conn| {
-            sqlx::query("INSERT INTO notifications (id, org_id, user_id, case_id, template, subject, body, created_at, read_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+            sqlx::query("INSERT INTO notifications (id, org_id, user_id, case_id, template, subject, body, created_at, read_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING")
                 .bind(notification.id)
                 .bind(org)
                 .bind(user)

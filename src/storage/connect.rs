@@ -62,19 +62,26 @@ impl Store {
         Ok(Self { db, writer, batch })
     }
 
-    /// Applies the migrations of this dialect. Other migrators (apalis's) share
-    /// `_sqlx_migrations`, so versions this one does not know are ignored.
+    /// Applies the migrations of this dialect, then apalis's (the job queue).
+    /// Both share `_sqlx_migrations`, so each ignores the other's versions.
     pub async fn migrate(&self) -> StoreResult<()> {
         match &self.writer {
             Db::Sqlite(pool) => {
                 let mut migrator = sqlx::migrate!("migrations/sqlite");
                 migrator.set_ignore_missing(true);
                 migrator.run(pool).await?;
+                // Not SqliteStorage::setup, which also turns synchronous off.
+                let mut jobs = apalis_sqlite::SqliteStorage::<()>::migrations();
+                jobs.set_ignore_missing(true);
+                jobs.run(pool).await?;
             }
             Db::Postgres(pool) => {
                 let mut migrator = sqlx::migrate!("migrations/postgres");
                 migrator.set_ignore_missing(true);
                 migrator.run(pool).await?;
+                let mut jobs = apalis_postgres::PostgresStorage::<()>::migrations();
+                jobs.set_ignore_missing(true);
+                jobs.run(pool).await?;
             }
         }
         Ok(())

@@ -14,6 +14,7 @@ mod cases;
 mod connect;
 mod definitions;
 mod orgs;
+mod outbox;
 mod tokens;
 
 use chrono::{DateTime, Utc};
@@ -25,6 +26,7 @@ pub use audit::{AuditEntry, ChainBreak, GENESIS_HASH, canonical_json, entry_hash
 pub use cases::{CaseFilter, CasePage, CaseRecord, Move, NewCase, OutboxItem};
 pub use definitions::DefinitionRow;
 pub use orgs::{Organisation, User};
+pub use outbox::{JOB_ATTEMPTS, JOB_QUEUE, OutboxRow, QueuedJob};
 
 /// A pool of one of the two databases.
 #[derive(Clone, Debug)]
@@ -154,6 +156,11 @@ pub struct Store {
 impl Store {
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// Where the job queue lives: the connection(s) writes go through.
+    pub fn job_db(&self) -> &Db {
+        &self.writer
     }
 
     pub fn dialect(&self) -> &'static str {

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod db;
+pub mod smtp;
 
 use std::path::{Path, PathBuf};
 

@@ -1,0 +1,87 @@
+//! Background work inside `caseflow serve`: the outbox dispatcher turns the
+//! effects each move wrote into apalis jobs, and the workers carry them out
+//! (deadlines, notifications, linked cases) with retries. The jobs live in
+//! the same database as the cases.
+
+mod dispatch;
+mod run;
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use crate::mail::{Mailer, Templates};
+use crate::service::Service;
+
+pub use dispatch::plan;
+pub use run::deliver;
+
+/// One unit of background work, as queued.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "job", rename_all = "snake_case")]
+pub enum Job {
+    /// Deadline `index` of `state`, scheduled by the move with audit entry
+    /// `entered` (the one that entered the state).
+    Deadline {
+        org: Uuid,
+        case: Uuid,
+        state: String,
+        index: usize,
+        entered: i64,
+    },
+    /// A notification the move with audit entry `seq` asked for; `key` makes
+    /// its in-app copies unique.
+    Notify {
+        org: Uuid,
+        case: Uuid,
+        seq: i64,
+        template: String,
+        roles: Vec<String>,
+        to: Vec<String>,
+        key: String,
+    },
+    /// A case of another workflow a move asked to open.
+    StartCase {
+        org: Uuid,
+        workflow: String,
+        data: serde_json::Value,
+    },
+}
+
+/// What the workers need.
+pub struct JobContext {
+    pub service: Arc<Service>,
+    pub templates: Templates,
+    pub mailer: Mailer,
+    /// The sender of every e-mail.
+    pub mail_from: String,
+    /// Links in messages point here, e.g. `http://127.0.0.1:8080`.
+    pub base_url: String,
+}
+
+/// The running dispatcher and workers; [`Workers::stop`] lets jobs in
+/// flight finish.
+pub struct Workers {
+    stop: watch::Sender<bool>,
+    tasks: tokio::task::JoinSet<()>,
+}
+
+impl Workers {
+    pub fn start(context: Arc<JobContext>) -> Self {
+        let (stop, stopped) = watch::channel(false);
+        let mut tasks = tokio::task::JoinSet::new();
+        tasks.spawn(dispatch::dispatch_loop(
+            context.service.clone(),
+            stopped.clone(),
+        ));
+        tasks.spawn(run::work(context, stopped));
+        Self { stop, tasks }
+    }
+
+    pub async fn stop(mut self) {
+        let _ = self.stop.send(true);
+        while self.tasks.join_next().await.is_some() {}
+    }
+}

@@ -1,0 +1,372 @@
+//! The workers: an apalis worker on the shared queue, and what each job does.
+
+use std::sync::Arc;
+
+use apalis::layers::retry::HasherRng;
+use apalis::layers::retry::backoff::{ExponentialBackoff, ExponentialBackoffMaker, MakeBackoff};
+use apalis::prelude::{
+    BackendExt, BackoffRetryPolicy, BoxDynError, Data, WorkerBuilder, WorkerBuilderExt,
+};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use super::{Job, JobContext};
+use crate::engine::{CaseView, DeadlineAction, DeadlineResult, Effect, deadline_due};
+use crate::rules::Actor;
+use crate::service::ServiceError;
+use crate::storage::{CaseRecord, Db, JOB_QUEUE, Notification};
+
+/// The longest one job may take (an SMTP server that hangs, say).
+const JOB_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Retries within one attempt: 1 s doubling to 30 s, with jitter; after
+/// them the attempt fails and the queue tries again later, up to
+/// `JOB_ATTEMPTS` times, then leaves the job failed.
+fn retry_policy() -> BackoffRetryPolicy<ExponentialBackoff> {
+    let backoff = ExponentialBackoffMaker::new(
+        std::time::Duration::from_secs(1),
+        std::time::Duration::from_secs(30),
+        0.5,
+        HasherRng::default(),
+    )
+    .map(|mut maker| maker.make_backoff())
+    .expect("constant backoff bounds are valid");
+    BackoffRetryPolicy::new(4, backoff)
+}
+
+/// How often a worker looks for due jobs: they are queued by the
+/// dispatcher's own transaction, which wakes no worker.
+const POLL_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
+pub(super) async fn work(context: Arc<JobContext>, mut stopped: watch::Receiver<bool>) {
+    let mut failures = 0u32;
+    loop {
+        // A fresh name per run: a worker's registration outlives it until its
+        // heartbeat lapses, and apalis refuses a second worker by that name.
+        let name = format!("caseflow-{}", Uuid::now_v7().simple());
+        let mut signal_rx = stopped.clone();
+        let signal = async move {
+            let _ = signal_rx.wait_for(|stop| *stop).await;
+            Ok::<(), std::io::Error>(())
+        };
+        let result = run_worker(&name, context.clone(), signal).await;
+        if *stopped.borrow() {
+            return;
+        }
+        failures = failures.saturating_add(1);
+        let wait = std::time::Duration::from_secs(2u64.saturating_pow(failures.min(5)));
+        match result {
+            Ok(()) => tracing::warn!("the job worker stopped; starting it again"),
+            Err(error) => {
+                tracing::error!(%error, ?wait, "the job worker failed; starting it again")
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stopped.changed() => return,
+        }
+    }
+}
+
+async fn run_worker(
+    name: &str,
+    context: Arc<JobContext>,
+    signal: impl std::future::Future<Output = Result<(), std::io::Error>> + Send + 'static,
+) -> Result<(), apalis::prelude::WorkerError> {
+    match context.service.store().job_db().clone() {
+        Db::Sqlite(pool) => {
+            let storage = apalis_sqlite::SqliteStorage::<Job>::new(&pool)
+                .with_config(apalis_sqlite::Config::default().queue(JOB_QUEUE))
+                .poll_with_interval(POLL_EVERY);
+            WorkerBuilder::new(name)
+                .backend(storage)
+                .data(context)
+                .retry(retry_policy())
+                .timeout(JOB_TIMEOUT)
+                .build(handle)
+                .run_until(signal)
+                .await
+        }
+        Db::Postgres(pool) => {
+            let storage = apalis_postgres::PostgresStorage::<Job>::new(&pool)
+                .with_config(apalis_postgres::Config::default().queue(JOB_QUEUE))
+                .poll_with_interval(POLL_EVERY);
+            WorkerBuilder::new(name)
+                .backend(storage)
+                .data(context)
+                .retry(retry_policy())
+                .timeout(JOB_TIMEOUT)
+                .build(handle)
+                .run_until(signal)
+                .await
+        }
+    }
+}
+
+async fn handle(job: Job, context: Data<Arc<JobContext>>) -> Result<(), BoxDynError> {
+    let metrics = context.service.metrics().clone();
+    let (name, result) = match job {
+        Job::Deadline {
+            org,
+            case,
+            state,
+            index,
+            entered,
+        } => (
+            "deadline",
+            deadline(&context, org, case, &state, index, entered).await,
+        ),
+        Job::Notify {
+            org,
+            case,
+            seq,
+            template,
+            roles,
+            to,
+            key,
+        } => {
+            let effect = Effect::Notify {
+                template,
+                roles,
+                to,
+            };
+            let by = Cause::Move(seq);
+            (
+                "notify",
+                notify(&context, org, case, &effect, &key, by).await,
+            )
+        }
+        Job::StartCase {
+            org,
+            workflow,
+            data,
+        } => (
+            "start_case",
+            context
+                .service
+                .create_case(org, &Actor::system(), &workflow, data, None)
+                .await
+                .map(|_| "done")
+                .map_err(BoxDynError::from),
+        ),
+    };
+    match &result {
+        Ok(outcome) => metrics.job(name, outcome),
+        Err(error) => {
+            tracing::warn!(job = name, %error, "job failed; it will be tried again");
+            metrics.job(name, "failed");
+        }
+    }
+    result.map(|_| ())
+}
+
+/// Whether the case still sits in `state` since the move `entered`: if it
+/// left (and maybe came back), this deadline no longer applies.
+async fn still_waiting(
+    context: &JobContext,
+    case: &CaseRecord,
+    state: &str,
+    entered: i64,
+) -> Result<bool, ServiceError> {
+    if case.state != state {
+        return Ok(false);
+    }
+    let history = context
+        .service
+        .store()
+        .history(case.org_id, case.id)
+        .await?;
+    let last_entry = history
+        .iter()
+        .rev()
+        .find(|entry| entry.to == state && entry.from.as_deref() != Some(state));
+    Ok(last_entry.is_some_and(|entry| entry.seq == entered))
+}
+
+async fn deadline(
+    context: &JobContext,
+    org: Uuid,
+    case_id: Uuid,
+    state: &str,
+    index: usize,
+    entered: i64,
+) -> Result<&'static str, BoxDynError> {
+    let service = &context.service;
+    let case = match service.store().case(org, case_id).await {
+        Ok(case) => case,
+        Err(crate::storage::StoreError::NotFound) => return Ok("case_gone"),
+        Err(error) => return Err(error.into()),
+    };
+    if !still_waiting(context, &case, state, entered).await? {
+        tracing::info!(case = %case_id, state, index, "deadline skipped: the case moved on");
+        return Ok("skipped");
+    }
+    let definition = service
+        .definition(org, &case.workflow, case.workflow_version)
+        .await?;
+    let action = definition
+        .states
+        .get(state)
+        .and_then(|s| s.deadlines.get(index))
+        .map(|d| &d.action);
+    match action {
+        None => Ok("skipped"),
+        Some(DeadlineAction::Fire(transition)) => {
+            let fired = service
+                .fire(
+                    org,
+                    &Actor::system(),
+                    case_id,
+                    transition,
+                    &Value::Null,
+                    Some(case.version),
+                    Some(&format!("deadline:{case_id}:{entered}:{index}")),
+                )
+                .await;
+            match fired {
+                Ok(_) => Ok("fired"),
+                // Someone moved the case meanwhile; their move stands.
+                Err(ServiceError::Conflict(_)) => Ok("skipped"),
+                Err(ServiceError::Refused(refusal)) => {
+                    tracing::warn!(case = %case_id, %refusal, "a deadline's transition was refused");
+                    Ok("refused")
+                }
+                Err(error) => Err(error.into()),
+            }
+        }
+        Some(DeadlineAction::Notify(_)) => {
+            let view = CaseView {
+                state: &case.state,
+                data: &case.data,
+            };
+            match deadline_due(&definition, view, state, index, chrono::Utc::now()) {
+                Ok(DeadlineResult::Notify(effect)) => {
+                    let key = format!("deadline:{case_id}:{entered}:{index}");
+                    let by = Cause::Deadline {
+                        state: state.to_owned(),
+                        index,
+                    };
+                    notify(context, org, case_id, &effect, &key, by).await
+                }
+                Ok(_) => Ok("skipped"),
+                Err(refusal) => {
+                    tracing::warn!(case = %case_id, %refusal, "a deadline's notification failed");
+                    Ok("refused")
+                }
+            }
+        }
+    }
+}
+
+/// What a notification is about: a move (its audit entry) or a deadline.
+pub enum Cause {
+    Move(i64),
+    Deadline { state: String, index: usize },
+}
+
+async fn notify(
+    context: &JobContext,
+    org: Uuid,
+    case_id: Uuid,
+    effect: &Effect,
+    key: &str,
+    cause: Cause,
+) -> Result<&'static str, BoxDynError> {
+    let store = context.service.store();
+    let case = match store.case(org, case_id).await {
+        Ok(case) => case,
+        Err(crate::storage::StoreError::NotFound) => return Ok("case_gone"),
+        Err(error) => return Err(error.into()),
+    };
+    let about = match cause {
+        Cause::Move(seq) => {
+            let history = store.history(org, case_id).await?;
+            let entry = history.iter().find(|entry| entry.seq == seq);
+            json!({
+                "actor": {"id": entry.map_or("system", |e| e.actor.as_str())},
+                "transition": entry.and_then(|e| e.transition.clone()),
+                "deadline": Value::Null,
+            })
+        }
+        Cause::Deadline { state, index } => json!({
+            "actor": {"id": "system"},
+            "transition": Value::Null,
+            "deadline": {"state": state, "index": index},
+        }),
+    };
+    deliver(context, &case, effect, key, &about).await?;
+    Ok("sent")
+}
+
+/// A stable id per notification and recipient, so a retried job writes no
+/// second in-app copy.
+fn notification_id(key: &str, recipient: &str) -> Uuid {
+    let digest = Sha256::digest(format!("{key}\n{recipient}").as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    Uuid::from_bytes(bytes)
+}
+
+/// Renders and sends a notification: in-app to every user holding one of
+/// its roles, by e-mail to them and to its addresses. A retry after a
+/// partial failure may e-mail someone twice; in-app copies stay single.
+pub async fn deliver(
+    context: &JobContext,
+    case: &CaseRecord,
+    effect: &Effect,
+    key: &str,
+    about: &Value,
+) -> Result<(), BoxDynError> {
+    let Effect::Notify {
+        template,
+        roles,
+        to,
+    } = effect
+    else {
+        return Ok(());
+    };
+    let store = context.service.store();
+    let users = store.users(case.org_id).await?;
+    let recipients: Vec<_> = users
+        .iter()
+        .filter(|user| user.active && user.roles.iter().any(|r| roles.contains(r)))
+        .collect();
+    // What templates see: `case`, `actor`, `transition`, `deadline`, `links`.
+    let mut scope = json!({
+        "case": {"id": case.id, "workflow": case.workflow, "state": case.state,
+                 "version": case.version, "data": case.data},
+        "links": {"case": format!("{}/cases/{}", context.base_url, case.id)},
+    });
+    if let (Some(scope), Some(about)) = (scope.as_object_mut(), about.as_object()) {
+        scope.extend(about.clone());
+    }
+    let rendered = context.templates.render(template, &scope)?;
+    let now = chrono::Utc::now();
+    for user in &recipients {
+        let notification = Notification {
+            id: notification_id(key, &user.email),
+            case_id: Some(case.id),
+            template: template.clone(),
+            subject: rendered.subject.clone(),
+            body: rendered.text.clone(),
+            created_at: now,
+            read_at: None,
+        };
+        store
+            .insert_notification(case.org_id, user.id, &notification)
+            .await?;
+    }
+    let mut addresses: Vec<&str> = recipients.iter().map(|u| u.email.as_str()).collect();
+    addresses.extend(to.iter().map(String::as_str));
+    addresses.sort_unstable();
+    addresses.dedup();
+    for address in addresses {
+        context
+            .mailer
+            .send(&context.mail_from, address, &rendered)
+            .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,141 @@
+//! The outbox: effects written in the same transaction as their move, handed
+//! to the job queue exactly once. Taking rows, queueing their jobs and marking
+//! the rows dispatched commit together; a job's key is its outbox row, so even
+//! a row dispatched twice (two processes) queues one job.
+
+use apalis::prelude::TaskBuilder;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::Row;
+use uuid::Uuid;
+
+use super::{Db, Json, Store, StoreError, StoreResult, stored_time};
+
+/// The apalis queue every caseflow job goes through.
+pub const JOB_QUEUE: &str = "caseflow";
+
+/// How often a job is tried before it is left failed (the dead letter).
+pub const JOB_ATTEMPTS: usize = 8;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxRow {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub case_id: Uuid,
+    /// The audit entry (the move) that wrote it.
+    pub seq: i64,
+    pub kind: String,
+    pub payload: Value,
+    pub available_at: DateTime<Utc>,
+}
+
+/// A job to queue: `key` makes it unique, `args` are its JSON.
+#[derive(Debug, Clone)]
+pub struct QueuedJob {
+    pub key: String,
+    pub args: Vec<u8>,
+    pub run_at: DateTime<Utc>,
+}
+
+fn task(job: &QueuedJob) -> apalis_sqlite::SqliteTask {
+    let run_at = u64::try_from(job.run_at.timestamp()).unwrap_or(0);
+    TaskBuilder::new(job.args.clone())
+        .run_at_timestamp(run_at)
+        .idempotency_key(&job.key)
+        .max_attempts(JOB_ATTEMPTS)
+        .build()
+}
+
+macro_rules! outbox_from_row {
+    ($row:expr) => {{
+        let row = $row;
+        let payload: Json = row.try_get("payload")?;
+        Ok::<OutboxRow, sqlx::Error>(OutboxRow {
+            id: row.try_get("id")?,
+            org_id: row.try_get("org_id")?,
+            case_id: row.try_get("case_id")?,
+            seq: row.try_get("seq")?,
+            kind: row.try_get("kind")?,
+            payload: payload.0,
+            available_at: row.try_get("available_at")?,
+        })
+    }};
+}
+
+const MARK_DISPATCHED: &str =
+    "UPDATE outbox SET status = 'dispatched', processed_at = $1 WHERE id = $2";
+
+const PENDING: &str = "SELECT id, org_id, case_id, seq, kind, payload, available_at FROM outbox \
+     WHERE status = 'pending' ORDER BY created_at, id LIMIT $1";
+
+impl Store {
+    /// Queues the jobs of up to `limit` pending outbox rows (`plan` says
+    /// which) and marks the rows dispatched, all in one transaction.
+    /// Returns how many rows it took.
+    pub async fn dispatch_outbox(
+        &self,
+        limit: i64,
+        now: DateTime<Utc>,
+        plan: impl Fn(&OutboxRow) -> Vec<QueuedJob>,
+    ) -> StoreResult<usize> {
+        let queue_error = |error: String| StoreError::Corrupt(format!("job queue: {error}"));
+        match &self.writer {
+            Db::Sqlite(pool) => {
+                let mut tx = pool.begin().await?;
+                let rows = sqlx::query(PENDING).bind(limit).fetch_all(&mut *tx).await?;
+                let rows = rows
+                    .iter()
+                    .map(|row| outbox_from_row!(row))
+                    .collect::<Result<Vec<_>, _>>()?;
+                if rows.is_empty() {
+                    return Ok(0);
+                }
+                let tasks: Vec<_> = rows.iter().flat_map(&plan).map(|job| task(&job)).collect();
+                apalis_sqlite::queries::push_tasks(&mut *tx, JOB_QUEUE, &tasks)
+                    .await
+                    .map_err(|error| queue_error(error.to_string()))?;
+                for row in &rows {
+                    sqlx::query(MARK_DISPATCHED)
+                        .bind(stored_time(now))
+                        .bind(row.id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(rows.len())
+            }
+            Db::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                super::enter_scope(&mut tx, super::Scope::All).await?;
+                // Another process dispatching at the same time takes other rows.
+                let sql = format!("{PENDING} FOR UPDATE SKIP LOCKED");
+                let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(limit)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let rows = rows
+                    .iter()
+                    .map(|row| outbox_from_row!(row))
+                    .collect::<Result<Vec<_>, _>>()?;
+                if rows.is_empty() {
+                    return Ok(0);
+                }
+                let tasks: Vec<_> = rows.iter().flat_map(&plan).map(|job| task(&job)).collect();
+                if !tasks.is_empty() {
+                    apalis_postgres::queries::push_tasks(&mut *tx, JOB_QUEUE, tasks)
+                        .await
+                        .map_err(|error| queue_error(error.to_string()))?;
+                }
+                for row in &rows {
+                    sqlx::query(MARK_DISPATCHED)
+                        .bind(stored_time(now))
+                        .bind(row.id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(rows.len())
+            }
+        }
+    }
+}

@@ -1,0 +1,449 @@
+//! The background workers on both databases: deadlines fire once (and not
+//! after the case moved on), notifications arrive in-app and by e-mail (as
+//! `.eml` files or over a real SMTP exchange), and pending deadlines survive
+//! a restart of the workers.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use caseflow::engine::Catalog;
+use caseflow::jobs::{JobContext, Workers};
+use caseflow::mail::{Mailer, Templates};
+use caseflow::passwords::hash_password;
+use caseflow::rules::Actor;
+use caseflow::service::Service;
+use caseflow::storage::Store;
+use common::Home;
+use common::db::databases;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+const REMINDERS: &str = r#"workflow: reminders
+version: 1
+title: Reminders
+initial: open
+roles: [worker, lead]
+states:
+  open:
+    deadlines:
+      - after: 1s
+        notify: { roles: [lead], template: nudge }
+      - after: 2s
+        fire: expire
+  done: { terminal: true }
+  expired: { terminal: true }
+transitions:
+  finish:
+    from: [open]
+    roles: [worker]
+    to: done
+  expire:
+    from: [open]
+    roles: [lead]
+    to: expired
+    notify: [{ roles: [lead], to: case.contact, template: expired }]
+"#;
+
+fn home() -> Home {
+    let home = Home::empty();
+    home.write("workflows/reminders.yaml", REMINDERS);
+    home.write(
+        "templates/notify/nudge.txt.tera",
+        "Subject: Case {{ case.data.name }} is waiting\n\nPlease look at {{ links.case }}\n",
+    );
+    home.write(
+        "templates/notify/expired.txt.tera",
+        "Subject: Case {{ case.data.name }} expired\n\nIt waited too long & nobody <acted>; {{ transition }} by {{ actor.id }}.\n",
+    );
+    home
+}
+
+fn service(store: Store, home: &Home) -> Arc<Service> {
+    let sources = caseflow::home::load_sources(home.path(), None);
+    let (catalog, diagnostics) = Catalog::load(&sources);
+    assert!(diagnostics.iter().all(|d| !d.is_error()), "{diagnostics:?}");
+    Arc::new(Service::new(
+        store,
+        Arc::new(catalog),
+        Arc::new(chrono::Utc::now),
+    ))
+}
+
+fn start_workers(service: &Arc<Service>, home: &Home, mailer: Mailer) -> Workers {
+    let templates =
+        Templates::load(&home.path().join("templates/notify")).expect("templates compile");
+    Workers::start(Arc::new(JobContext {
+        service: service.clone(),
+        templates,
+        mailer,
+        mail_from: "caseflow@example.org".to_owned(),
+        base_url: "http://caseflow.test".to_owned(),
+    }))
+}
+
+/// An organisation with the reminders workflow, a worker and a lead.
+async fn organisation(service: &Service) -> Uuid {
+    let store = service.store();
+    let org = store
+        .create_org("north", chrono::Utc::now())
+        .await
+        .expect("org")
+        .id;
+    service
+        .publish(org, "reminders.yaml", REMINDERS, "test")
+        .await
+        .expect("publish");
+    let hash = hash_password("irrelevant password").expect("hash");
+    for (email, role) in [
+        ("worker@example.org", "worker"),
+        ("lead@example.org", "lead"),
+    ] {
+        store
+            .create_user(org, email, &hash, &[role.to_owned()], chrono::Utc::now())
+            .await
+            .expect("user");
+    }
+    org
+}
+
+async fn open_case(service: &Service, org: Uuid, name: &str) -> Uuid {
+    service
+        .create_case(
+            org,
+            &Actor::user("worker@example.org", vec!["worker".to_owned()]),
+            "reminders",
+            json!({"name": name, "contact": "family@example.org"}),
+            None,
+        )
+        .await
+        .expect("case")
+        .id
+}
+
+/// Polls until `done` holds, for at most `limit`.
+async fn eventually<F, Fut>(limit: Duration, mut done: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if done().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+async fn transitions(service: &Service, org: Uuid, case: Uuid) -> Vec<(String, String)> {
+    service
+        .store()
+        .history(org, case)
+        .await
+        .expect("history")
+        .into_iter()
+        .filter_map(|entry| entry.transition.map(|t| (t, entry.actor)))
+        .collect()
+}
+
+async fn lead_notifications(service: &Service, org: Uuid) -> Vec<(Option<Uuid>, String)> {
+    let store = service.store();
+    let lead = store.user_by_email("lead@example.org").await.expect("lead");
+    let mut found: Vec<_> = store
+        .notifications(org, lead.id, false, 500)
+        .await
+        .expect("notifications")
+        .into_iter()
+        .map(|n| (n.case_id, n.template))
+        .collect();
+    found.sort();
+    found
+}
+
+fn eml_files(folder: &std::path::Path) -> Vec<String> {
+    let mut texts: Vec<String> = std::fs::read_dir(folder)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+                .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    texts.sort();
+    texts
+}
+
+#[tokio::test]
+async fn deadlines_fire_once_skip_cases_that_moved_on_and_notify() {
+    for db in databases().await {
+        let home = home();
+        let mail = tempfile::tempdir().expect("mail dir");
+        let service = service(db.store().await, &home);
+        let org = organisation(&service).await;
+        let workers = start_workers(&service, &home, Mailer::Files(mail.path().to_path_buf()));
+
+        let waiting = open_case(&service, org, "Aroha").await;
+        let finished = open_case(&service, org, "Bea").await;
+        service
+            .fire(
+                org,
+                &Actor::user("worker@example.org", vec!["worker".to_owned()]),
+                finished,
+                "finish",
+                &Value::Null,
+                None,
+                None,
+            )
+            .await
+            .expect("finish");
+
+        let expired = eventually(Duration::from_secs(20), || async {
+            service
+                .store()
+                .case(org, waiting)
+                .await
+                .expect("case")
+                .state
+                == "expired"
+        })
+        .await;
+        assert!(expired, "{}: the 2s deadline fired", db.kind);
+        // Give any duplicate a chance to show itself.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert_eq!(
+            transitions(&service, org, waiting).await,
+            [("expire".to_owned(), "system".to_owned())],
+            "{}: fired exactly once, by the system",
+            db.kind
+        );
+        assert_eq!(
+            transitions(&service, org, finished).await,
+            [("finish".to_owned(), "worker@example.org".to_owned())],
+            "{}: a case that moved on is left alone",
+            db.kind
+        );
+        let notified = eventually(Duration::from_secs(10), || async {
+            lead_notifications(&service, org).await.len() >= 2
+        })
+        .await;
+        assert!(notified, "{}", db.kind);
+        assert_eq!(
+            lead_notifications(&service, org).await,
+            [
+                (Some(waiting), "expired".to_owned()),
+                (Some(waiting), "nudge".to_owned())
+            ],
+            "{}: the finished case's reminder was skipped",
+            db.kind
+        );
+        let emails = eml_files(mail.path());
+        assert_eq!(
+            emails.len(),
+            3,
+            "{}: nudge to the lead, expiry to the lead and the family",
+            db.kind
+        );
+        let expiry = emails
+            .iter()
+            .find(|e| e.contains("family@example.org"))
+            .expect("the family's e-mail");
+        assert!(expiry.contains("Subject: Case Aroha expired"), "{expiry}");
+        assert!(expiry.contains("Content-Type: text/plain"), "{expiry}");
+        assert!(expiry.contains("Content-Type: text/html"), "{expiry}");
+        assert!(
+            expiry.contains("nobody &lt;acted&gt;"),
+            "HTML is escaped: {expiry}"
+        );
+        assert!(
+            expiry.contains("expire by system."),
+            "the move's actor: {expiry}"
+        );
+        workers.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_notification_goes_over_smtp_with_both_parts() {
+    let db = databases().await.remove(0);
+    let home = home();
+    let smtp = common::smtp::SmtpSink::start().await;
+    let service = service(db.store().await, &home);
+    let org = organisation(&service).await;
+    let mailer =
+        Mailer::from_settings(Some(&smtp.url), std::path::Path::new("unused")).expect("smtp url");
+    let workers = start_workers(&service, &home, mailer);
+    open_case(&service, org, "Aroha").await;
+    let arrived = eventually(Duration::from_secs(20), || async {
+        smtp.messages().len() >= 3
+    })
+    .await;
+    assert!(arrived, "{:?}", smtp.messages());
+    let messages = smtp.messages();
+    let nudge = messages
+        .iter()
+        .find(|m| m.data.contains("is waiting"))
+        .expect("the nudge");
+    assert_eq!(nudge.from, "<caseflow@example.org>");
+    assert_eq!(nudge.to, ["<lead@example.org>"]);
+    assert!(nudge.data.contains("Subject: Case Aroha is waiting"));
+    assert!(nudge.data.contains("http://caseflow.test/cases/"));
+    assert!(nudge.data.contains("text/html"));
+    workers.stop().await;
+}
+
+#[tokio::test]
+async fn pending_deadlines_survive_a_restart_of_the_workers() {
+    for db in databases().await {
+        let home = home();
+        let mail = tempfile::tempdir().expect("mail dir");
+        let first = service(db.store().await, &home);
+        let org = organisation(&first).await;
+        let workers = start_workers(&first, &home, Mailer::Files(mail.path().to_path_buf()));
+        let case = open_case(&first, org, "Aroha").await;
+        // Stop before anything is due: the deadlines are queued, not run.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        workers.stop().await;
+        assert_eq!(
+            first.store().case(org, case).await.expect("case").state,
+            "open"
+        );
+
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let second = service(db.store().await, &home);
+        let workers = start_workers(&second, &home, Mailer::Files(mail.path().to_path_buf()));
+        let expired = eventually(Duration::from_secs(20), || async {
+            second.store().case(org, case).await.expect("case").state == "expired"
+        })
+        .await;
+        assert!(expired, "{}: fired late, after the restart", db.kind);
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        assert_eq!(
+            transitions(&second, org, case).await.len(),
+            1,
+            "{}",
+            db.kind
+        );
+        workers.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn two_workers_on_one_postgres_fire_each_deadline_once() {
+    for db in databases().await {
+        if db.kind != "postgres" {
+            continue;
+        }
+        let home = home();
+        let mail = tempfile::tempdir().expect("mail dir");
+        let a = service(db.store().await, &home);
+        let org = organisation(&a).await;
+        let b = service(db.store().await, &home);
+        let mut cases = Vec::new();
+        for index in 0..100 {
+            cases.push(open_case(&a, org, &format!("client {index}")).await);
+        }
+        let first = start_workers(&a, &home, Mailer::Files(mail.path().to_path_buf()));
+        let second = start_workers(&b, &home, Mailer::Files(mail.path().to_path_buf()));
+        let all_expired = eventually(Duration::from_secs(60), || async {
+            let page = a
+                .store()
+                .cases(
+                    org,
+                    &caseflow::storage::CaseFilter {
+                        workflow: None,
+                        state: Some("expired".to_owned()),
+                        after: None,
+                        limit: 500,
+                    },
+                )
+                .await
+                .expect("cases");
+            page.items.len() == cases.len()
+        })
+        .await;
+        assert!(all_expired);
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        for case in &cases {
+            assert_eq!(transitions(&a, org, *case).await.len(), 1, "case {case}");
+        }
+        // Both deadlines were overdue when the workers started, so a reminder
+        // may rightly be skipped once its case expired; none may come twice.
+        let nudges: Vec<_> = lead_notifications(&a, org)
+            .await
+            .into_iter()
+            .filter(|(_, template)| template == "nudge")
+            .collect();
+        let mut unique = nudges.clone();
+        unique.dedup();
+        assert_eq!(unique, nudges, "no reminder twice");
+        // In-app copies are unique by construction; e-mails show a job run twice.
+        let header = |eml: &str, name: &str| {
+            eml.lines()
+                .find(|l| l.starts_with(name))
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let mut sent: Vec<(String, String)> = eml_files(mail.path())
+            .iter()
+            .map(|eml| (header(eml, "To: "), header(eml, "Subject: ")))
+            .collect();
+        let total = sent.len();
+        sent.sort();
+        sent.dedup();
+        assert_eq!(sent.len(), total, "no e-mail twice");
+        assert!(
+            total >= 2 * cases.len(),
+            "expiry e-mails to the lead and the family"
+        );
+        first.stop().await;
+        second.stop().await;
+    }
+}
+
+#[test]
+fn every_shipped_template_renders_for_a_referral() {
+    let templates =
+        Templates::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/notify"))
+            .expect("the shipped templates compile");
+    let case = json!({
+        "id": Uuid::nil(), "workflow": "referral", "state": "waitlisted", "version": 5,
+        "data": {
+            "client": {"name": "Aroha Ngata", "date_of_birth": "2008-04-01"},
+            "referrer": {"name": "Dr Walker", "organisation": "Te Whare GP", "email": "gp@example.org"},
+            "reason": "Low mood", "risk_level": "low", "program": "group_programme",
+            "key_worker": "kw@example.org", "start_date": "2026-02-01",
+            "consent": {"requested_on": "2026-01-05", "expiry_date": "2027-01-05"},
+            "decline": {"reason": "referred_elsewhere", "details": "Closer to home"}
+        }
+    });
+    for entry in
+        std::fs::read_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/notify"))
+            .expect("templates")
+            .flatten()
+    {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let Some(name) = file.strip_suffix(".txt.tera") else {
+            continue;
+        };
+        for about in [
+            json!({"actor": {"id": "clinician@example.org"}, "transition": "assess", "deadline": null}),
+            json!({"actor": {"id": "system"}, "transition": null, "deadline": {"state": "submitted", "index": 0}}),
+        ] {
+            let mut scope =
+                json!({"case": case, "links": {"case": "http://caseflow.test/cases/1"}});
+            scope
+                .as_object_mut()
+                .expect("object")
+                .extend(about.as_object().expect("object").clone());
+            let rendered = templates
+                .render(name, &scope)
+                .unwrap_or_else(|error| panic!("{name}: {error}"));
+            assert!(!rendered.subject.is_empty(), "{name}");
+            assert!(rendered.html.starts_with("<!doctype html>"), "{name}");
+        }
+    }
+}
