@@ -18,6 +18,9 @@ use crate::rules::Actor;
 use crate::service::ServiceError;
 use crate::storage::{CaseRecord, Db, JOB_QUEUE, Notification};
 
+/// Due jobs one fetch takes.
+const FETCH_BATCH: usize = 64;
+
 /// The longest one job may take (an SMTP server that hangs, say).
 const JOB_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
@@ -78,7 +81,11 @@ async fn run_worker(
     match context.service.store().job_db().clone() {
         Db::Sqlite(pool) => {
             let storage = apalis_sqlite::SqliteStorage::<Job>::new(&pool)
-                .with_config(apalis_sqlite::Config::default().queue(JOB_QUEUE))
+                .with_config(
+                    apalis_sqlite::Config::default()
+                        .queue(JOB_QUEUE)
+                        .batch_size(FETCH_BATCH),
+                )
                 .poll_with_interval(POLL_EVERY);
             WorkerBuilder::new(name)
                 .backend(storage)
@@ -91,7 +98,11 @@ async fn run_worker(
         }
         Db::Postgres(pool) => {
             let storage = apalis_postgres::PostgresStorage::<Job>::new(&pool)
-                .with_config(apalis_postgres::Config::default().queue(JOB_QUEUE))
+                .with_config(
+                    apalis_postgres::Config::default()
+                        .queue(JOB_QUEUE)
+                        .batch_size(FETCH_BATCH),
+                )
                 .poll_with_interval(POLL_EVERY);
             WorkerBuilder::new(name)
                 .backend(storage)
