@@ -540,3 +540,59 @@ async fn tasks_carry_due_dates_and_notifications_are_the_callers_own() {
         assert!(all[0]["read_at"].is_string());
     }
 }
+
+#[tokio::test]
+async fn an_admin_exports_everything_held_about_a_case() {
+    for db in databases().await {
+        let (api, service) = setup(&db).await;
+        let admin = api.login("n-admin@example.org").await;
+        let clinician = api.login("n-clinician@example.org").await;
+        let id = open_case(&api, &clinician).await;
+        let (status, _) = api
+            .json(
+                "POST",
+                &format!("/api/v1/cases/{id}/transitions/assess"),
+                Some(&clinician),
+                assessment("low", false),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let store = service.store();
+        let org = store.org_by_name("north").await.expect("org").id;
+        let me = store
+            .user_by_email("n-clinician@example.org")
+            .await
+            .expect("user")
+            .id;
+        let note = caseflow::storage::Notification {
+            id: uuid::Uuid::now_v7(),
+            case_id: Some(id.parse().expect("uuid")),
+            template: "referral_assessed".to_owned(),
+            subject: "Assessed".to_owned(),
+            body: "See the case.".to_owned(),
+            created_at: chrono::Utc::now(),
+            read_at: None,
+        };
+        store
+            .insert_notification(org, me, &note)
+            .await
+            .expect("note");
+
+        let uri = format!("/api/v1/cases/{id}/export");
+        let (status, _) = api.get(&uri, &clinician).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let south = api.login("s-admin@example.org").await;
+        let (status, _) = api.get(&uri, &south).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{}", db.kind);
+        let (status, export) = api.get(&uri, &admin).await;
+        assert_eq!(status, StatusCode::OK, "{}: {export}", db.kind);
+        assert_eq!(export["case"]["id"], json!(id));
+        assert_eq!(export["case"]["state"], "assessed");
+        let history = export["history"].as_array().expect("history");
+        assert_eq!(history.len(), 2);
+        assert_eq!(history[1]["form"]["risk_level"], "low");
+        assert_eq!(history[1]["prev_hash"], history[0]["hash"]);
+        assert_eq!(export["notifications"][0]["subject"], "Assessed");
+        assert_eq!(export["exported_by"], "n-admin@example.org");
+    }
+}

@@ -6,6 +6,7 @@ mod auth;
 mod cases;
 mod docs;
 mod error;
+mod export;
 mod extract;
 mod idempotency;
 mod inbox;
@@ -57,6 +58,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(cases::router())
         .merge(inbox::router())
         .merge(admin::router())
+        .merge(export::router())
 }
 
 pub fn router(state: AppState) -> Router {

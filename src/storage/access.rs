@@ -346,6 +346,36 @@ impl Store {
         })
     }
 
+    /// Every notification about a case of `org`, oldest first (for exports).
+    pub async fn case_notifications(
+        &self,
+        org: Uuid,
+        case: Uuid,
+    ) -> StoreResult<Vec<Notification>> {
+        scoped!(&self.db, Scope::Org(org), |conn| {
+            let rows = sqlx::query("SELECT id, case_id, template, subject, body, created_at, read_at FROM notifications \
+                 WHERE org_id = $1 AND case_id = $2 ORDER BY created_at")
+                .bind(org)
+                .bind(case)
+                .fetch_all(conn)
+                .await?;
+            rows.iter()
+                .map(|row| {
+                    Ok(Notification {
+                        id: row.try_get("id")?,
+                        case_id: row.try_get("case_id")?,
+                        template: row.try_get("template")?,
+                        subject: row.try_get("subject")?,
+                        body: row.try_get("body")?,
+                        created_at: row.try_get("created_at")?,
+                        read_at: row.try_get("read_at")?,
+                    })
+                })
+                .collect::<Result<Vec<_>, sqlx::Error>>()
+                .map_err(StoreError::from)
+        })
+    }
+
     /// Marks a notification of this user read; `NotFound` when it is not theirs.
     pub async fn mark_notification_read(
         &self,
