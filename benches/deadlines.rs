@@ -14,7 +14,7 @@ use caseflow::jobs::{JobContext, Workers};
 use caseflow::mail::{Mailer, Templates};
 use caseflow::rules::Actor;
 use caseflow::service::Service;
-use caseflow::storage::{CaseFilter, Store};
+use caseflow::storage::{CaseFilter, CaseRecord, Store};
 use serde_json::json;
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
@@ -50,6 +50,30 @@ fn cpu_time() -> Duration {
         .filter_map(|i| fields.get(*i).and_then(|f| f.parse::<u64>().ok()))
         .sum();
     Duration::from_millis(ticks * 10)
+}
+
+/// Every case of `org` in the state `expired`.
+async fn expired_cases(store: &Store, org: uuid::Uuid) -> Result<Vec<CaseRecord>> {
+    let mut found = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .cases(
+                org,
+                &CaseFilter {
+                    workflow: None,
+                    state: Some("expired".to_owned()),
+                    after,
+                    limit: 500,
+                },
+            )
+            .await?;
+        found.extend(page.items);
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return Ok(found),
+        }
+    }
 }
 
 #[tokio::main]
@@ -115,33 +139,11 @@ async fn main() -> Result<()> {
         opened.elapsed().as_secs_f64()
     );
 
-    let expired = |store: Store| async move {
-        let mut total = 0;
-        let mut after = None;
-        loop {
-            let page = store
-                .cases(
-                    org,
-                    &CaseFilter {
-                        workflow: None,
-                        state: Some("expired".to_owned()),
-                        after,
-                        limit: 500,
-                    },
-                )
-                .await?;
-            total += page.items.len();
-            match page.next {
-                Some(next) => after = Some(next),
-                None => return Ok::<usize, caseflow::storage::StoreError>(total),
-            }
-        }
-    };
     let last_due = opened.elapsed() + DUE_AFTER;
     let deadline = Instant::now() + DUE_AFTER + Duration::from_secs(180);
     loop {
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let done = expired(store.clone()).await?;
+        let done = expired_cases(&store, org).await?.len();
         if done == count || Instant::now() > deadline {
             println!("{done} of {count} deadlines fired");
             break;
@@ -150,27 +152,9 @@ async fn main() -> Result<()> {
     let all_fired = opened.elapsed();
     // Lateness: each expiry's time against its case's opening plus 20 s.
     let mut lateness = Vec::with_capacity(count);
-    let mut after = None;
-    loop {
-        let page = store
-            .cases(
-                org,
-                &CaseFilter {
-                    workflow: None,
-                    state: Some("expired".to_owned()),
-                    after,
-                    limit: 500,
-                },
-            )
-            .await?;
-        for case in &page.items {
-            let due = case.created_at + chrono::Duration::from_std(DUE_AFTER)?;
-            lateness.push((case.updated_at - due).num_milliseconds());
-        }
-        match page.next {
-            Some(next) => after = Some(next),
-            None => break,
-        }
+    for case in expired_cases(&store, org).await? {
+        let due = case.created_at + chrono::Duration::from_std(DUE_AFTER)?;
+        lateness.push((case.updated_at - due).num_milliseconds());
     }
     lateness.sort_unstable();
     let at = |p: f64| {

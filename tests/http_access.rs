@@ -23,6 +23,36 @@ async fn open_case(api: &Api, token: &str) -> String {
     case["id"].as_str().expect("id").to_owned()
 }
 
+/// Writes an in-app notification for north's clinician about case `id`, as
+/// the notification worker would.
+async fn notify_clinician(
+    service: &caseflow::service::Service,
+    id: &str,
+    subject: &str,
+) -> caseflow::storage::Notification {
+    let store = service.store();
+    let org = store.org_by_name("north").await.expect("org").id;
+    let me = store
+        .user_by_email("n-clinician@example.org")
+        .await
+        .expect("user")
+        .id;
+    let note = caseflow::storage::Notification {
+        id: uuid::Uuid::now_v7(),
+        case_id: Some(id.parse().expect("uuid")),
+        template: "referral_assessed".to_owned(),
+        subject: subject.to_owned(),
+        body: "See the case.".to_owned(),
+        created_at: chrono::Utc::now(),
+        read_at: None,
+    };
+    store
+        .insert_notification(org, me, &note)
+        .await
+        .expect("note");
+    note
+}
+
 #[tokio::test]
 async fn the_openapi_document_describes_the_routes_served() {
     let db = databases().await.remove(0);
@@ -500,26 +530,7 @@ async fn tasks_carry_due_dates_and_notifications_are_the_callers_own() {
             serde_json::from_value(task["due"].clone()).expect("due");
         assert_eq!(due - updated, chrono::Duration::days(2), "{}", db.kind);
 
-        let store = service.store();
-        let org = store.org_by_name("north").await.expect("org").id;
-        let me = store
-            .user_by_email("n-clinician@example.org")
-            .await
-            .expect("user")
-            .id;
-        let note = caseflow::storage::Notification {
-            id: uuid::Uuid::now_v7(),
-            case_id: Some(id.parse().expect("uuid")),
-            template: "referral_assessed".to_owned(),
-            subject: "A referral was assessed".to_owned(),
-            body: "See the case.".to_owned(),
-            created_at: chrono::Utc::now(),
-            read_at: None,
-        };
-        store
-            .insert_notification(org, me, &note)
-            .await
-            .expect("note");
+        let note = notify_clinician(&service, &id, "A referral was assessed").await;
         let (_, mine) = api
             .get("/api/v1/notifications?unread=true", &clinician)
             .await;
@@ -557,26 +568,7 @@ async fn an_admin_exports_everything_held_about_a_case() {
             )
             .await;
         assert_eq!(status, StatusCode::OK);
-        let store = service.store();
-        let org = store.org_by_name("north").await.expect("org").id;
-        let me = store
-            .user_by_email("n-clinician@example.org")
-            .await
-            .expect("user")
-            .id;
-        let note = caseflow::storage::Notification {
-            id: uuid::Uuid::now_v7(),
-            case_id: Some(id.parse().expect("uuid")),
-            template: "referral_assessed".to_owned(),
-            subject: "Assessed".to_owned(),
-            body: "See the case.".to_owned(),
-            created_at: chrono::Utc::now(),
-            read_at: None,
-        };
-        store
-            .insert_notification(org, me, &note)
-            .await
-            .expect("note");
+        notify_clinician(&service, &id, "Assessed").await;
 
         let uri = format!("/api/v1/cases/{id}/export");
         let (status, _) = api.get(&uri, &clinician).await;

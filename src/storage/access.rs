@@ -36,6 +36,21 @@ macro_rules! key_from_row {
     }};
 }
 
+macro_rules! notification_from_row {
+    ($row:expr) => {{
+        let row = $row;
+        Ok::<Notification, sqlx::Error>(Notification {
+            id: row.try_get("id")?,
+            case_id: row.try_get("case_id")?,
+            template: row.try_get("template")?,
+            subject: row.try_get("subject")?,
+            body: row.try_get("body")?,
+            created_at: row.try_get("created_at")?,
+            read_at: row.try_get("read_at")?,
+        })
+    }};
+}
+
 const KEY_COLUMNS: &str = "id, org_id, name, roles, created_at, created_by, revoked_at";
 
 /// What a request with an `Idempotency-Key` finds.
@@ -330,17 +345,7 @@ impl Store {
                 .fetch_all(conn)
                 .await?;
             rows.iter()
-                .map(|row| {
-                    Ok(Notification {
-                        id: row.try_get("id")?,
-                        case_id: row.try_get("case_id")?,
-                        template: row.try_get("template")?,
-                        subject: row.try_get("subject")?,
-                        body: row.try_get("body")?,
-                        created_at: row.try_get("created_at")?,
-                        read_at: row.try_get("read_at")?,
-                    })
-                })
+                .map(|row| notification_from_row!(row))
                 .collect::<Result<Vec<_>, sqlx::Error>>()
                 .map_err(StoreError::from)
         })
@@ -360,17 +365,7 @@ impl Store {
                 .fetch_all(conn)
                 .await?;
             rows.iter()
-                .map(|row| {
-                    Ok(Notification {
-                        id: row.try_get("id")?,
-                        case_id: row.try_get("case_id")?,
-                        template: row.try_get("template")?,
-                        subject: row.try_get("subject")?,
-                        body: row.try_get("body")?,
-                        created_at: row.try_get("created_at")?,
-                        read_at: row.try_get("read_at")?,
-                    })
-                })
+                .map(|row| notification_from_row!(row))
                 .collect::<Result<Vec<_>, sqlx::Error>>()
                 .map_err(StoreError::from)
         })
