@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use caseflow::config::Durability;
 use caseflow::engine::Catalog;
-use caseflow::jobs::{JobContext, Workers};
+use caseflow::jobs::{JobContext, RetrySettings, Workers};
 use caseflow::mail::{Mailer, Templates};
 use caseflow::rules::Actor;
 use caseflow::service::Service;
@@ -114,6 +114,7 @@ async fn main() -> Result<()> {
         mailer: Mailer::Files(dir.path().join("outbox")),
         mail_from: "bench@localhost".to_owned(),
         base_url: "http://localhost".to_owned(),
+        retry: RetrySettings::default(),
     }));
 
     let opened = Instant::now();

@@ -10,7 +10,7 @@ use crate::commands::{EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, open};
 use crate::config::Settings;
 use crate::engine::Catalog;
 use crate::http::{AppState, router};
-use crate::jobs::{JobContext, Workers};
+use crate::jobs::{JobContext, RetrySettings, Workers};
 use crate::mail::{Mailer, Templates};
 use crate::passwords::{generate_password, hash_password};
 use crate::service::Service;
@@ -133,6 +133,7 @@ fn start_workers(
         mailer,
         mail_from: settings.mail_from.clone(),
         base_url: format!("http://{address}"),
+        retry: RetrySettings::default(),
     };
     Ok((Workers::start(Arc::new(context)), line))
 }

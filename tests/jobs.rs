@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use caseflow::engine::Catalog;
-use caseflow::jobs::{JobContext, Workers};
+use caseflow::jobs::{JobContext, RetrySettings, Workers};
 use caseflow::mail::{Mailer, Templates};
 use caseflow::passwords::hash_password;
 use caseflow::rules::Actor;
@@ -80,6 +80,7 @@ fn start_workers(service: &Arc<Service>, home: &Home, mailer: Mailer) -> Workers
         mailer,
         mail_from: "caseflow@example.org".to_owned(),
         base_url: "http://caseflow.test".to_owned(),
+        retry: RetrySettings::default(),
     }))
 }
 
@@ -445,5 +446,123 @@ fn every_shipped_template_renders_for_a_referral() {
             assert!(!rendered.subject.is_empty(), "{name}");
             assert!(rendered.html.starts_with("<!doctype html>"), "{name}");
         }
+    }
+}
+
+#[tokio::test]
+async fn a_job_that_keeps_failing_is_listed_for_admins_and_can_be_retried() {
+    use caseflow::http::{AppState, router};
+    use common::api::{Api, PASSWORD};
+
+    for db in databases().await {
+        let home = home();
+        let dir = tempfile::tempdir().expect("dir");
+        // A file where the mail folder should be: every e-mail fails.
+        let blocked = dir.path().join("outbox");
+        std::fs::write(&blocked, "not a folder").expect("block");
+        let service = service(db.store().await, &home);
+        let org = organisation(&service).await;
+        let store = service.store();
+        let hash = hash_password(PASSWORD).expect("hash");
+        store
+            .create_user(
+                org,
+                "admin@example.org",
+                &hash,
+                &["admin".to_owned()],
+                chrono::Utc::now(),
+            )
+            .await
+            .expect("admin");
+        let other = store
+            .create_org("south", chrono::Utc::now())
+            .await
+            .expect("org")
+            .id;
+        store
+            .create_user(
+                other,
+                "south@example.org",
+                &hash,
+                &["admin".to_owned()],
+                chrono::Utc::now(),
+            )
+            .await
+            .expect("admin");
+        let templates =
+            Templates::load(&home.path().join("templates/notify")).expect("templates compile");
+        let workers = Workers::start(Arc::new(JobContext {
+            service: service.clone(),
+            templates,
+            mailer: Mailer::Files(blocked.clone()),
+            mail_from: "caseflow@example.org".to_owned(),
+            base_url: "http://caseflow.test".to_owned(),
+            retry: RetrySettings {
+                attempts: 1,
+                retries_per_attempt: 1,
+                min_backoff: Duration::from_millis(10),
+                max_backoff: Duration::from_millis(20),
+            },
+        }));
+        let api = Api {
+            app: router(AppState::new(service.clone())),
+            kind: db.kind,
+        };
+        let admin = api.login("admin@example.org").await;
+        let south = api.login("south@example.org").await;
+        open_case(&service, org, "Aroha").await;
+
+        // The nudge and the expiry's notification both fail to send.
+        let mut failed = Value::Null;
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(20) {
+            failed = api.get("/api/v1/jobs?status=failed", &admin).await.1;
+            if failed.as_array().is_some_and(|jobs| jobs.len() >= 2) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let listed = failed.as_array().is_some_and(|jobs| jobs.len() >= 2);
+        assert!(listed, "{}: {failed}", db.kind);
+        let jobs = failed.as_array().expect("jobs").clone();
+        assert!(
+            jobs.iter().any(|j| j["job"]["job"] == "deadline"),
+            "{failed}"
+        );
+        assert!(jobs.iter().any(|j| j["job"]["job"] == "notify"), "{failed}");
+        assert!(jobs[0]["last_result"].is_string(), "{failed}");
+        let (_, theirs) = api.get("/api/v1/jobs?status=failed", &south).await;
+        assert_eq!(
+            theirs,
+            json!([]),
+            "{}: another organisation's jobs",
+            db.kind
+        );
+        let (status, _) = api.get("/api/v1/jobs?status=done", &admin).await;
+        assert_eq!(status, axum::http::StatusCode::BAD_REQUEST);
+
+        // Mail works again: a retry sends what failed.
+        std::fs::remove_file(&blocked).expect("unblock");
+        for job in &jobs {
+            let uri = format!("/api/v1/jobs/{}/retry", job["id"].as_str().expect("id"));
+            let (status, _, _) = api.call("POST", &uri, Some(&south), None).await;
+            assert_eq!(status, axum::http::StatusCode::NOT_FOUND, "{}", db.kind);
+            let (status, _, _) = api.call("POST", &uri, Some(&admin), None).await;
+            assert_eq!(status, axum::http::StatusCode::NO_CONTENT, "{}", db.kind);
+        }
+        // The reminder's case has expired meanwhile, so its retry rightly
+        // sends nothing; the expiry goes to the lead and the family.
+        let sent = eventually(Duration::from_secs(20), || async {
+            eml_files(&blocked).len() >= 2
+        })
+        .await;
+        assert!(sent, "{}: {:?}", db.kind, eml_files(&blocked).len());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let emails = eml_files(&blocked);
+        assert_eq!(emails.len(), 2, "{}", db.kind);
+        assert!(emails.iter().all(|e| e.contains("expired")), "{emails:?}");
+        let (_, left) = api.get("/api/v1/jobs?status=failed", &admin).await;
+        assert_eq!(left, json!([]), "{}", db.kind);
+        workers.stop().await;
     }
 }

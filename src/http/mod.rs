@@ -10,6 +10,7 @@ mod export;
 mod extract;
 mod idempotency;
 mod inbox;
+mod jobs;
 mod observe;
 mod sessions;
 mod workflows;
@@ -59,6 +60,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(inbox::router())
         .merge(admin::router())
         .merge(export::router())
+        .merge(jobs::router())
 }
 
 pub fn router(state: AppState) -> Router {

@@ -16,7 +16,7 @@ const BATCH: i64 = 256;
 
 /// The jobs an outbox row becomes: a deadline runs when due, the rest now.
 /// Cancelled deadlines need no job: a deadline finds its case moved on.
-pub fn plan(row: &OutboxRow) -> Vec<QueuedJob> {
+pub fn plan(row: &OutboxRow, attempts: usize) -> Vec<QueuedJob> {
     let effect: Effect = match serde_json::from_value(row.payload.clone()) {
         Ok(effect) => effect,
         Err(error) => {
@@ -66,6 +66,7 @@ pub fn plan(row: &OutboxRow) -> Vec<QueuedJob> {
             key: row.id.to_string(),
             args,
             run_at,
+            attempts,
         }],
         Err(error) => {
             tracing::error!(outbox = %row.id, %error, "cannot encode a job");
@@ -74,12 +75,16 @@ pub fn plan(row: &OutboxRow) -> Vec<QueuedJob> {
     }
 }
 
-pub(super) async fn dispatch_loop(service: Arc<Service>, mut stopped: watch::Receiver<bool>) {
+pub(super) async fn dispatch_loop(
+    service: Arc<Service>,
+    attempts: usize,
+    mut stopped: watch::Receiver<bool>,
+) {
     let mut failures = 0u32;
     loop {
         let wait = match service
             .store()
-            .dispatch_outbox(BATCH, chrono::Utc::now(), plan)
+            .dispatch_outbox(BATCH, chrono::Utc::now(), |row| plan(row, attempts))
             .await
         {
             Ok(taken) => {

@@ -59,6 +59,29 @@ pub struct JobContext {
     pub mail_from: String,
     /// Links in messages point here, e.g. `http://127.0.0.1:8080`.
     pub base_url: String,
+    pub retry: RetrySettings,
+}
+
+/// How hard a failing job is tried before it is left failed.
+#[derive(Debug, Clone)]
+pub struct RetrySettings {
+    /// Attempts the queue makes, each after the one before failed.
+    pub attempts: usize,
+    /// Retries within one attempt, waiting `min_backoff` doubling to `max_backoff`.
+    pub retries_per_attempt: usize,
+    pub min_backoff: std::time::Duration,
+    pub max_backoff: std::time::Duration,
+}
+
+impl Default for RetrySettings {
+    fn default() -> Self {
+        Self {
+            attempts: 8,
+            retries_per_attempt: 4,
+            min_backoff: std::time::Duration::from_secs(1),
+            max_backoff: std::time::Duration::from_secs(30),
+        }
+    }
 }
 
 /// The running dispatcher and workers; [`Workers::stop`] lets jobs in
@@ -74,6 +97,7 @@ impl Workers {
         let mut tasks = tokio::task::JoinSet::new();
         tasks.spawn(dispatch::dispatch_loop(
             context.service.clone(),
+            context.retry.attempts,
             stopped.clone(),
         ));
         tasks.spawn(run::work(context, stopped));

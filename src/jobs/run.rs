@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 use uuid::Uuid;
 
-use super::{Job, JobContext};
+use super::{Job, JobContext, RetrySettings};
 use crate::engine::{CaseView, DeadlineAction, DeadlineResult, Effect, deadline_due};
 use crate::rules::Actor;
 use crate::service::ServiceError;
@@ -24,19 +24,22 @@ const FETCH_BATCH: usize = 64;
 /// The longest one job may take (an SMTP server that hangs, say).
 const JOB_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// Retries within one attempt: 1 s doubling to 30 s, with jitter; after
-/// them the attempt fails and the queue tries again later, up to
-/// `JOB_ATTEMPTS` times, then leaves the job failed.
-fn retry_policy() -> BackoffRetryPolicy<ExponentialBackoff> {
+/// Retries within one attempt, with jittered exponential backoff; after
+/// them the attempt fails and the queue tries again, up to its attempts,
+/// then leaves the job failed (listed by `GET /api/v1/jobs?status=failed`).
+fn retry_policy(settings: &RetrySettings) -> BackoffRetryPolicy<ExponentialBackoff> {
+    let min = settings
+        .min_backoff
+        .max(std::time::Duration::from_millis(1));
     let backoff = ExponentialBackoffMaker::new(
-        std::time::Duration::from_secs(1),
-        std::time::Duration::from_secs(30),
+        min,
+        settings.max_backoff.max(min),
         0.5,
         HasherRng::default(),
     )
     .map(|mut maker| maker.make_backoff())
-    .expect("constant backoff bounds are valid");
-    BackoffRetryPolicy::new(4, backoff)
+    .expect("a positive minimum no greater than the maximum is a valid backoff");
+    BackoffRetryPolicy::new(settings.retries_per_attempt, backoff)
 }
 
 /// How often a worker looks for due jobs: they are queued by the
@@ -78,6 +81,7 @@ async fn run_worker(
     context: Arc<JobContext>,
     signal: impl std::future::Future<Output = Result<(), std::io::Error>> + Send + 'static,
 ) -> Result<(), apalis::prelude::WorkerError> {
+    let retry = retry_policy(&context.retry);
     match context.service.store().job_db().clone() {
         Db::Sqlite(pool) => {
             let storage = apalis_sqlite::SqliteStorage::<Job>::new(&pool)
@@ -90,7 +94,7 @@ async fn run_worker(
             WorkerBuilder::new(name)
                 .backend(storage)
                 .data(context)
-                .retry(retry_policy())
+                .retry(retry.clone())
                 .timeout(JOB_TIMEOUT)
                 .build(handle)
                 .run_until(signal)
@@ -107,7 +111,7 @@ async fn run_worker(
             WorkerBuilder::new(name)
                 .backend(storage)
                 .data(context)
-                .retry(retry_policy())
+                .retry(retry.clone())
                 .timeout(JOB_TIMEOUT)
                 .build(handle)
                 .run_until(signal)

@@ -13,6 +13,7 @@ mod batch;
 mod cases;
 mod connect;
 mod definitions;
+mod jobs;
 mod orgs;
 mod outbox;
 mod tokens;
@@ -25,8 +26,9 @@ pub use access::{ApiKey, CaseRead, Notification, Reservation};
 pub use audit::{AuditEntry, ChainBreak, GENESIS_HASH, canonical_json, entry_hash, hex};
 pub use cases::{CaseFilter, CasePage, CaseRecord, Move, NewCase, OutboxItem};
 pub use definitions::DefinitionRow;
+pub use jobs::FailedJob;
 pub use orgs::{Organisation, User};
-pub use outbox::{JOB_ATTEMPTS, JOB_QUEUE, OutboxRow, QueuedJob};
+pub use outbox::{JOB_QUEUE, OutboxRow, QueuedJob};
 
 /// A pool of one of the two databases.
 #[derive(Clone, Debug)]

@@ -14,9 +14,6 @@ use super::{Db, Json, Store, StoreError, StoreResult, stored_time};
 /// The apalis queue every caseflow job goes through.
 pub const JOB_QUEUE: &str = "caseflow";
 
-/// How often a job is tried before it is left failed (the dead letter).
-pub const JOB_ATTEMPTS: usize = 8;
-
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutboxRow {
     pub id: Uuid,
@@ -35,6 +32,8 @@ pub struct QueuedJob {
     pub key: String,
     pub args: Vec<u8>,
     pub run_at: DateTime<Utc>,
+    /// How often it is tried before it is left failed (the dead letter).
+    pub attempts: usize,
 }
 
 fn task(job: &QueuedJob) -> apalis_sqlite::SqliteTask {
@@ -42,7 +41,7 @@ fn task(job: &QueuedJob) -> apalis_sqlite::SqliteTask {
     TaskBuilder::new(job.args.clone())
         .run_at_timestamp(run_at)
         .idempotency_key(&job.key)
-        .max_attempts(JOB_ATTEMPTS)
+        .max_attempts(job.attempts)
         .build()
 }
 
