@@ -1,7 +1,7 @@
 //! Turning outbox rows into jobs, a batch at a time, until told to stop.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
@@ -12,7 +12,10 @@ use crate::storage::{OutboxRow, QueuedJob};
 
 /// How often the dispatcher looks for new effects when it found none.
 const IDLE_POLL: Duration = Duration::from_millis(200);
-const BATCH: i64 = 256;
+const BATCH: i64 = 64;
+/// How long dispatch waits for a busy group commit, a little at a time.
+const YIELD_AT_MOST: Duration = Duration::from_secs(1);
+const YIELD_PAUSE: Duration = Duration::from_millis(10);
 
 /// The jobs an outbox row becomes: a deadline runs when due, the rest now.
 /// Cancelled deadlines need no job: a deadline finds its case moved on.
@@ -81,7 +84,18 @@ pub(super) async fn dispatch_loop(
     mut stopped: watch::Receiver<bool>,
 ) {
     let mut failures = 0u32;
+    let mut last_run = Instant::now();
     loop {
+        // Moves people are waiting for go first: while the group commit has a
+        // queue, dispatch waits (at most YIELD_AT_MOST), since on SQLite both
+        // need the one writer.
+        if service.store().writes_waiting() > 0 && last_run.elapsed() < YIELD_AT_MOST {
+            tokio::select! {
+                _ = tokio::time::sleep(YIELD_PAUSE) => continue,
+                _ = stopped.changed() => return,
+            }
+        }
+        last_run = Instant::now();
         let wait = match service
             .store()
             .dispatch_outbox(BATCH, chrono::Utc::now(), |row| plan(row, attempts))

@@ -65,6 +65,11 @@ impl Writer {
         })
     }
 
+    /// Writes queued and not yet taken by a writer.
+    pub(super) fn waiting(&self) -> usize {
+        self.jobs.max_capacity() - self.jobs.capacity()
+    }
+
     /// Queues a write without waiting for its commit.
     pub(super) async fn enqueue(&self, op: WriteOp) {
         let (done, _) = oneshot::channel();

@@ -160,6 +160,11 @@ impl Store {
         &self.db
     }
 
+    /// Case writes queued for the group commit: background work yields to them.
+    pub fn writes_waiting(&self) -> usize {
+        self.batch.waiting()
+    }
+
     /// Where the job queue lives: the connection(s) writes go through.
     pub fn job_db(&self) -> &Db {
         &self.writer

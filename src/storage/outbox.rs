@@ -61,11 +61,30 @@ macro_rules! outbox_from_row {
     }};
 }
 
-const MARK_DISPATCHED: &str =
-    "UPDATE outbox SET status = 'dispatched', processed_at = $1 WHERE id = $2";
-
+/// Oldest effects first, in the order of the `outbox_pending` index.
 const PENDING: &str = "SELECT id, org_id, case_id, seq, kind, payload, available_at FROM outbox \
-     WHERE status = 'pending' ORDER BY created_at, id LIMIT $1";
+     WHERE status = 'pending' ORDER BY available_at, id LIMIT $1";
+
+/// One statement marking every row taken.
+fn mark_dispatched<DB: sqlx::Database>(
+    rows: &[OutboxRow],
+    now: DateTime<Utc>,
+) -> sqlx::QueryBuilder<DB>
+where
+    Uuid: for<'a> sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    DateTime<Utc>: for<'a> sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    let mut update =
+        sqlx::QueryBuilder::new("UPDATE outbox SET status = 'dispatched', processed_at = ");
+    update.push_bind(stored_time(now));
+    update.push(" WHERE id IN (");
+    let mut ids = update.separated(", ");
+    for row in rows {
+        ids.push_bind(row.id);
+    }
+    update.push(")");
+    update
+}
 
 impl Store {
     /// Queues the jobs of up to `limit` pending outbox rows (`plan` says
@@ -93,13 +112,10 @@ impl Store {
                 apalis_sqlite::queries::push_tasks(&mut *tx, JOB_QUEUE, &tasks)
                     .await
                     .map_err(|error| queue_error(error.to_string()))?;
-                for row in &rows {
-                    sqlx::query(MARK_DISPATCHED)
-                        .bind(stored_time(now))
-                        .bind(row.id)
-                        .execute(&mut *tx)
-                        .await?;
-                }
+                mark_dispatched(&rows, now)
+                    .build()
+                    .execute(&mut *tx)
+                    .await?;
                 tx.commit().await?;
                 Ok(rows.len())
             }
@@ -125,13 +141,10 @@ impl Store {
                         .await
                         .map_err(|error| queue_error(error.to_string()))?;
                 }
-                for row in &rows {
-                    sqlx::query(MARK_DISPATCHED)
-                        .bind(stored_time(now))
-                        .bind(row.id)
-                        .execute(&mut *tx)
-                        .await?;
-                }
+                mark_dispatched(&rows, now)
+                    .build()
+                    .execute(&mut *tx)
+                    .await?;
                 tx.commit().await?;
                 Ok(rows.len())
             }
