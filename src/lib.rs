@@ -32,3 +32,5 @@ pub mod serve;
 pub mod service;
 /// SQLite and PostgreSQL persistence.
 pub mod storage;
+/// Server-rendered HTML: generated forms (and, later, the staff pages).
+pub mod web;

@@ -508,3 +508,66 @@ async fn twenty_fires_at_one_version_move_the_case_once() {
         assert_eq!(moves, 1, "{}: one audit entry", db.kind);
     }
 }
+
+#[tokio::test]
+async fn a_form_renders_as_html_for_browsers() {
+    let db = databases().await.remove(0);
+    let (api, _) = setup(&db).await;
+    let clinician = api.login("n-clinician@example.org").await;
+    let (_, case) = api
+        .json("POST", "/api/v1/cases", Some(&clinician), referral())
+        .await;
+    let id = case["id"].as_str().expect("id");
+    let uri = format!("/api/v1/cases/{id}/transitions/assess/form");
+    let (status, headers, body) = api
+        .send(
+            "GET",
+            &uri,
+            Some(&clinician),
+            None,
+            &[("accept", "text/html,application/xhtml+xml")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .expect("type")
+            .starts_with("text/html")
+    );
+    let html = String::from_utf8(body).expect("utf-8");
+    assert!(
+        html.contains(&format!("action=\"/cases/{id}/transitions/assess\"")),
+        "{html}"
+    );
+    assert!(
+        html.contains("<label for=\"field-risk_level\">Risk level *</label>"),
+        "{html}"
+    );
+    // `widget: radio` in the hints: one radio button per value, with its label.
+    assert!(
+        html.contains("<label><input type=\"radio\" id=\"field-risk_level-0\" name=\"risk_level\" value=\"low\" required> Low</label>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<select id=\"field-recommended_program\" name=\"recommended_program\">"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<textarea id=\"field-presenting_issue\" name=\"presenting_issue\" required"),
+        "{html}"
+    );
+    assert!(html.contains("type=\"number\" id=\"field-sessions_recommended\" name=\"sessions_recommended\" min=\"1\" max=\"52\""), "{html}");
+    assert!(
+        html.contains("type=\"date\" id=\"field-next_contact_date\""),
+        "{html}"
+    );
+    assert!(
+        html.find("risk_level") < html.find("presenting_issue")
+            && html.find("presenting_issue") < html.find("notes"),
+        "fields in x-ui order"
+    );
+    // Without the header the JSON document is answered, as before.
+    let (_, form) = api.get(&uri, &clinician).await;
+    assert_eq!(form["schema"]["title"], "Assessment");
+}

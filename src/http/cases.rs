@@ -1,7 +1,8 @@
 //! Cases: open, list, read, history, what may be done, the forms, and moves.
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -17,6 +18,7 @@ use super::extract::{ApiJson, Caller};
 use super::observe::RequestId;
 use crate::engine::{CaseView, available};
 use crate::storage::{CaseFilter, CaseRead, CaseRecord};
+use crate::web::render_form;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -304,33 +306,45 @@ pub struct FormDocument {
     ui: Value,
 }
 
-/// The form a transition asks for.
+/// The form a transition asks for: JSON Schema and UI hints, or with
+/// `Accept: text/html` the form itself, rendered.
 #[utoipa::path(get, path = "/api/v1/cases/{id}/transitions/{name}/form", tag = "cases", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "the case id"), ("name" = String, Path, description = "the transition")),
     responses(
         (status = 200, description = "the schema and UI hints", body = FormDocument),
+        (status = 200, description = "with Accept: text/html, the rendered form", content_type = "text/html", body = String),
         (status = 404, description = "no such case or transition", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn form(
     State(state): State<AppState>,
     caller: Caller,
+    headers: HeaderMap,
     Path((id, name)): Path<(String, String)>,
-) -> ApiResult<Json<FormDocument>> {
-    let (_, definition) = load_with_definition(&state, &caller, &id).await?;
+) -> ApiResult<Response> {
+    let (case, definition) = load_with_definition(&state, &caller, &id).await?;
     let transition = definition
         .transitions
         .get(&name)
         .ok_or(ApiError::NotFound)?;
-    Ok(Json(match &transition.form {
-        Some(form) => FormDocument {
-            schema: form.schema().clone(),
-            ui: json!(form.ui()),
-        },
-        None => FormDocument {
-            schema: json!({"type": "object", "additionalProperties": false}),
-            ui: json!({}),
-        },
-    }))
+    let empty = json!({"type": "object", "additionalProperties": false});
+    let no_hints = crate::forms::UiHints::default();
+    let (schema, ui) = match &transition.form {
+        Some(form) => (form.schema(), form.ui()),
+        None => (&empty, &no_hints),
+    };
+    let wants_html = headers
+        .get(header::ACCEPT)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    if wants_html {
+        let action = format!("/cases/{}/transitions/{}", case.id, transition.name);
+        return Ok(Html(render_form(&transition.title, &action, schema, ui)).into_response());
+    }
+    Ok(Json(FormDocument {
+        schema: schema.clone(),
+        ui: json!(ui),
+    })
+    .into_response())
 }
 
 #[derive(Deserialize, ToSchema)]
