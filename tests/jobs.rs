@@ -46,6 +46,20 @@ transitions:
     notify: [{ roles: [lead], to: case.contact, template: expired }]
 "#;
 
+/// The tests here run one at a time: each runs workers that poll and time
+/// deadlines, and six at once on two cores made them miss their waits.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Worker logs, shown with a failing test's output.
+fn logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            std::env::var("RUST_LOG").unwrap_or_else(|_| "caseflow=debug,apalis=warn".to_owned()),
+        )
+        .with_test_writer()
+        .try_init();
+}
+
 fn home() -> Home {
     let home = Home::empty();
     home.write("workflows/reminders.yaml", REMINDERS);
@@ -180,6 +194,8 @@ fn eml_files(folder: &std::path::Path) -> Vec<String> {
 
 #[tokio::test]
 async fn deadlines_fire_once_skip_cases_that_moved_on_and_notify() {
+    logs();
+    let _serial = ONE_AT_A_TIME.lock().await;
     for db in databases().await {
         let home = home();
         let mail = tempfile::tempdir().expect("mail dir");
@@ -202,7 +218,7 @@ async fn deadlines_fire_once_skip_cases_that_moved_on_and_notify() {
             .await
             .expect("finish");
 
-        let expired = eventually(Duration::from_secs(20), || async {
+        let expired = eventually(Duration::from_secs(60), || async {
             service
                 .store()
                 .case(org, waiting)
@@ -269,6 +285,8 @@ async fn deadlines_fire_once_skip_cases_that_moved_on_and_notify() {
 
 #[tokio::test]
 async fn a_notification_goes_over_smtp_with_both_parts() {
+    logs();
+    let _serial = ONE_AT_A_TIME.lock().await;
     let db = databases().await.remove(0);
     let home = home();
     let smtp = common::smtp::SmtpSink::start().await;
@@ -278,7 +296,7 @@ async fn a_notification_goes_over_smtp_with_both_parts() {
         Mailer::from_settings(Some(&smtp.url), std::path::Path::new("unused")).expect("smtp url");
     let workers = start_workers(&service, &home, mailer);
     open_case(&service, org, "Aroha").await;
-    let arrived = eventually(Duration::from_secs(20), || async {
+    let arrived = eventually(Duration::from_secs(60), || async {
         smtp.messages().len() >= 3
     })
     .await;
@@ -298,6 +316,8 @@ async fn a_notification_goes_over_smtp_with_both_parts() {
 
 #[tokio::test]
 async fn pending_deadlines_survive_a_restart_of_the_workers() {
+    logs();
+    let _serial = ONE_AT_A_TIME.lock().await;
     for db in databases().await {
         let home = home();
         let mail = tempfile::tempdir().expect("mail dir");
@@ -316,7 +336,7 @@ async fn pending_deadlines_survive_a_restart_of_the_workers() {
         tokio::time::sleep(Duration::from_secs(2)).await;
         let second = service(db.store().await, &home);
         let workers = start_workers(&second, &home, Mailer::Files(mail.path().to_path_buf()));
-        let expired = eventually(Duration::from_secs(20), || async {
+        let expired = eventually(Duration::from_secs(60), || async {
             second.store().case(org, case).await.expect("case").state == "expired"
         })
         .await;
@@ -334,6 +354,8 @@ async fn pending_deadlines_survive_a_restart_of_the_workers() {
 
 #[tokio::test]
 async fn two_workers_on_one_postgres_fire_each_deadline_once() {
+    logs();
+    let _serial = ONE_AT_A_TIME.lock().await;
     for db in databases().await {
         if db.kind != "postgres" {
             continue;
@@ -451,6 +473,8 @@ fn every_shipped_template_renders_for_a_referral() {
 
 #[tokio::test]
 async fn a_job_that_keeps_failing_is_listed_for_admins_and_can_be_retried() {
+    logs();
+    let _serial = ONE_AT_A_TIME.lock().await;
     use caseflow::http::{AppState, router};
     use common::api::{Api, PASSWORD};
 
@@ -515,7 +539,7 @@ async fn a_job_that_keeps_failing_is_listed_for_admins_and_can_be_retried() {
         // The nudge and the expiry's notification both fail to send.
         let mut failed = Value::Null;
         let started = Instant::now();
-        while started.elapsed() < Duration::from_secs(20) {
+        while started.elapsed() < Duration::from_secs(60) {
             failed = api.get("/api/v1/jobs?status=failed", &admin).await.1;
             if failed.as_array().is_some_and(|jobs| jobs.len() >= 2) {
                 break;
@@ -552,7 +576,7 @@ async fn a_job_that_keeps_failing_is_listed_for_admins_and_can_be_retried() {
         }
         // The reminder's case has expired meanwhile, so its retry rightly
         // sends nothing; the expiry goes to the lead and the family.
-        let sent = eventually(Duration::from_secs(20), || async {
+        let sent = eventually(Duration::from_secs(60), || async {
             eml_files(&blocked).len() >= 2
         })
         .await;

@@ -18,6 +18,11 @@ use crate::rules::Actor;
 use crate::service::ServiceError;
 use crate::storage::{CaseRecord, Db, JOB_QUEUE, Notification};
 
+/// apalis 1.0 can stop polling after a failed job until the next heartbeat
+/// (30 s by default, seen as deadlines firing ~30 s late); a short one
+/// bounds that wait.
+const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Due jobs one fetch takes.
 const FETCH_BATCH: usize = 64;
 
@@ -88,7 +93,8 @@ async fn run_worker(
                 .with_config(
                     apalis_sqlite::Config::default()
                         .queue(JOB_QUEUE)
-                        .batch_size(FETCH_BATCH),
+                        .batch_size(FETCH_BATCH)
+                        .heartbeat_interval(HEARTBEAT),
                 )
                 .poll_with_interval(POLL_EVERY);
             WorkerBuilder::new(name)
@@ -105,7 +111,8 @@ async fn run_worker(
                 .with_config(
                     apalis_postgres::Config::default()
                         .queue(JOB_QUEUE)
-                        .batch_size(FETCH_BATCH),
+                        .batch_size(FETCH_BATCH)
+                        .heartbeat_interval(HEARTBEAT),
                 )
                 .poll_with_interval(POLL_EVERY);
             WorkerBuilder::new(name)
