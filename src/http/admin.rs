@@ -27,16 +27,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(revoke_api_key))
 }
 
-fn require_admin(caller: &Caller) -> ApiResult<()> {
-    if caller.has_role("admin") {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden(
-            "managing users and keys needs the admin role".to_owned(),
-        ))
-    }
-}
-
 fn parse_id(text: &str) -> ApiResult<Uuid> {
     text.parse().map_err(|_| ApiError::NotFound)
 }
@@ -72,7 +62,7 @@ pub struct UserView {
         (status = 403, description = "not an admin", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn users(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<UserView>>> {
-    require_admin(&caller)?;
+    caller.require_admin("managing users and keys")?;
     let users = state.service.store().users(caller.org).await?;
     Ok(Json(
         users
@@ -110,7 +100,7 @@ async fn add_user(
     caller: Caller,
     ApiJson(body): ApiJson<NewUser>,
 ) -> ApiResult<(StatusCode, Json<UserView>)> {
-    require_admin(&caller)?;
+    caller.require_admin("managing users and keys")?;
     let email = body.email.trim().to_lowercase();
     if !email.contains('@') {
         return Err(ApiError::BadRequest(format!(
@@ -167,7 +157,7 @@ async fn update_user(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UserChange>,
 ) -> ApiResult<StatusCode> {
-    require_admin(&caller)?;
+    caller.require_admin("managing users and keys")?;
     check_roles(&body.roles)?;
     let id = parse_id(&id)?;
     if id == caller.user_id && !(body.active && body.roles.iter().any(|r| r == "admin")) {
@@ -191,7 +181,7 @@ async fn update_user(
         (status = 403, description = "not an admin", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn api_keys(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<ApiKey>>> {
-    require_admin(&caller)?;
+    caller.require_admin("managing users and keys")?;
     Ok(Json(state.service.store().api_keys(caller.org).await?))
 }
 
@@ -225,7 +215,7 @@ async fn add_api_key(
     caller: Caller,
     ApiJson(body): ApiJson<NewApiKey>,
 ) -> ApiResult<(StatusCode, Json<IssuedApiKey>)> {
-    require_admin(&caller)?;
+    caller.require_admin("managing users and keys")?;
     check_roles(&body.roles)?;
     if body.roles.iter().any(|role| role == "admin") {
         return Err(ApiError::BadRequest(
@@ -277,7 +267,7 @@ async fn revoke_api_key(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    require_admin(&caller)?;
+    caller.require_admin("managing users and keys")?;
     let id = parse_id(&id)?;
     state
         .service

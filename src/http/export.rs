@@ -46,11 +46,7 @@ async fn export(
     Extension(request_id): Extension<RequestId>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<CaseExport>> {
-    if !caller.has_role("admin") {
-        return Err(ApiError::Forbidden(
-            "exporting a case record needs the admin role".to_owned(),
-        ));
-    }
+    caller.require_admin("exporting a case record")?;
     let id = id.parse().map_err(|_| ApiError::NotFound)?;
     let store = state.service.store();
     let case = store.case(caller.org, id).await?;

@@ -105,6 +105,15 @@ impl Caller {
         self.roles.iter().any(|held| held == role)
     }
 
+    /// `Forbidden`, saying what `doing` needs, unless the caller is an admin.
+    pub fn require_admin(&self, doing: &str) -> Result<(), ApiError> {
+        if self.has_role("admin") {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!("{doing} needs the admin role")))
+        }
+    }
+
     /// Auditors see everything of their organisation and change nothing.
     pub fn read_only(&self) -> bool {
         self.has_role("auditor") && !self.has_role("admin")

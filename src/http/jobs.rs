@@ -21,16 +21,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(retry))
 }
 
-fn require_admin(caller: &Caller) -> ApiResult<()> {
-    if caller.has_role("admin") {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden(
-            "background jobs are for the admin role".to_owned(),
-        ))
-    }
-}
-
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -54,7 +44,7 @@ async fn list(
     caller: Caller,
     Query(query): Query<JobQuery>,
 ) -> ApiResult<Json<Vec<FailedJob>>> {
-    require_admin(&caller)?;
+    caller.require_admin("managing background jobs")?;
     if query.status != "failed" {
         return Err(ApiError::BadRequest(
             "only `status=failed` is listed: other jobs are in the queue or done".to_owned(),
@@ -82,7 +72,7 @@ async fn retry(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    require_admin(&caller)?;
+    caller.require_admin("managing background jobs")?;
     state.service.store().retry_job(caller.org, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

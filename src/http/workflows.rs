@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 
 use super::AppState;
 use super::docs::Problem;
-use super::error::{ApiError, ApiResult};
+use super::error::ApiResult;
 use super::extract::{Caller, TextBody};
 use crate::engine::diagram::to_svg;
 
@@ -225,11 +225,7 @@ async fn publish(
     caller: Caller,
     TextBody(yaml): TextBody,
 ) -> ApiResult<(StatusCode, Json<PublishedVersion>)> {
-    if !caller.has_role("admin") {
-        return Err(ApiError::Forbidden(
-            "publishing definitions needs the admin role".to_owned(),
-        ));
-    }
+    caller.require_admin("publishing definitions")?;
     let published = state
         .service
         .publish(caller.org, "workflow.yaml", &yaml, &caller.email)
