@@ -36,6 +36,13 @@ pub fn generate_password() -> String {
         .collect()
 }
 
+/// 256 random bits as hex: sign-in tokens and API keys, stored only hashed.
+pub fn random_secret() -> String {
+    let mut bytes = [0u8; 32];
+    OsRng.fill_bytes(&mut bytes);
+    crate::storage::hex(&bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,8 +6,8 @@ mod common;
 use std::collections::BTreeSet;
 
 use caseflow::engine::{
-    CaseView, Catalog, DeadlineResult, Effect, Refusal, SourceFile, Sources, available,
-    deadline_due, fire, start,
+    CaseView, Catalog, DeadlineResult, Definition, Effect, Outcome, Refusal, SourceFile, Sources,
+    available, deadline_due, fire, start,
 };
 use caseflow::rules::Actor;
 use chrono::{DateTime, TimeDelta, Utc};
@@ -64,16 +64,13 @@ fn opening_a_case_schedules_the_initial_deadlines() {
     );
 }
 
-#[test]
-fn firing_returns_the_move_its_changes_and_effects() {
-    let catalog = catalog(common::INTAKE_YAML);
-    let definition = catalog.definition("intake").expect("intake");
-    let data = json!({"client": "Aroha"});
+/// The worker finishes an open intake case with a good outcome.
+fn finish_good(definition: &Definition, data: &Value) -> Outcome {
     let case = CaseView {
         state: "open",
-        data: &data,
+        data,
     };
-    let outcome = fire(
+    fire(
         definition,
         case,
         "finish",
@@ -81,7 +78,15 @@ fn firing_returns_the_move_its_changes_and_effects() {
         &worker(),
         now(),
     )
-    .expect("moves");
+    .expect("moves")
+}
+
+#[test]
+fn firing_returns_the_move_its_changes_and_effects() {
+    let catalog = catalog(common::INTAKE_YAML);
+    let definition = catalog.definition("intake").expect("intake");
+    let data = json!({"client": "Aroha"});
+    let outcome = finish_good(definition, &data);
     assert_eq!(outcome.from.as_deref(), Some("open"));
     assert_eq!(outcome.to, "done");
     assert_eq!(outcome.data, json!({"client": "Aroha", "outcome": "good"}));
@@ -300,19 +305,7 @@ fn notify_addresses_come_from_the_case() {
     let catalog = catalog(&yaml);
     let definition = catalog.definition("intake").expect("intake");
     let data = json!({"referrer": {"email": "gp@example.org"}});
-    let case = CaseView {
-        state: "open",
-        data: &data,
-    };
-    let outcome = fire(
-        definition,
-        case,
-        "finish",
-        &json!({"outcome": "good"}),
-        &worker(),
-        now(),
-    )
-    .expect("moves");
+    let outcome = finish_good(definition, &data);
     assert!(outcome.effects.contains(&Effect::Notify {
         template: "nudge".to_owned(),
         roles: vec![],
@@ -341,19 +334,7 @@ fn later_set_expressions_see_earlier_ones() {
     let catalog = catalog(&yaml);
     let definition = catalog.definition("intake").expect("intake");
     let data = json!({"review": "not yet an object"});
-    let case = CaseView {
-        state: "open",
-        data: &data,
-    };
-    let outcome = fire(
-        definition,
-        case,
-        "finish",
-        &json!({"outcome": "good"}),
-        &worker(),
-        now(),
-    )
-    .expect("moves");
+    let outcome = finish_good(definition, &data);
     assert_eq!(
         outcome.data,
         json!({"review": {"first": "checked good", "second": "checked good twice"}, "outcome": "good"})

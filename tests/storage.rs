@@ -47,6 +47,27 @@ async fn org_with_referral(service: &Service, name: &str) -> Uuid {
     org.id
 }
 
+/// Opens a referral as the system.
+async fn open_referral(
+    service: &Service,
+    org: Uuid,
+) -> caseflow::service::ServiceResult<caseflow::storage::CaseRecord> {
+    service
+        .create_case(org, &Actor::system(), "referral", referral_data(), None)
+        .await
+}
+
+/// The clinician assesses the case (low risk).
+async fn assess(
+    service: &Service,
+    org: Uuid,
+    case: Uuid,
+) -> caseflow::service::ServiceResult<caseflow::storage::CaseRecord> {
+    service
+        .fire(org, &clinician(), case, "assess", &assessment(), None, None)
+        .await
+}
+
 async fn count(store: &Store, sql: &'static str, case: Uuid) -> i64 {
     common::db::execute_unscoped(store, sql, case)
         .await
@@ -60,10 +81,7 @@ async fn fifty_staff_pressing_the_same_button_make_exactly_one_move() {
     for db in databases().await {
         let service = service(db.store().await);
         let org = org_with_referral(&service, "race").await;
-        let case = service
-            .create_case(org, &Actor::system(), "referral", referral_data(), None)
-            .await
-            .expect("open");
+        let case = open_referral(&service, org).await.expect("open");
         let mut tasks = tokio::task::JoinSet::new();
         for i in 0..50 {
             let service = service.clone();
@@ -110,10 +128,7 @@ async fn a_stale_expected_version_is_a_conflict_and_writes_nothing() {
     for db in databases().await {
         let service = service(db.store().await);
         let org = org_with_referral(&service, "stale").await;
-        let case = service
-            .create_case(org, &Actor::system(), "referral", referral_data(), None)
-            .await
-            .expect("open");
+        let case = open_referral(&service, org).await.expect("open");
         let error = service
             .fire(
                 org,
@@ -164,10 +179,7 @@ async fn a_refused_move_writes_nothing() {
         let store = db.store().await;
         let service = service(store.clone());
         let org = org_with_referral(&service, "refused").await;
-        let case = service
-            .create_case(org, &Actor::system(), "referral", referral_data(), None)
-            .await
-            .expect("open");
+        let case = open_referral(&service, org).await.expect("open");
         let outbox_before = count(
             &store,
             "SELECT COUNT(*) FROM outbox WHERE case_id = $1",
@@ -374,10 +386,7 @@ async fn publishing_a_new_version_leaves_running_cases_on_theirs() {
     for db in databases().await {
         let service = service(db.store().await);
         let org = org_with_referral(&service, "versions").await;
-        let running = service
-            .create_case(org, &Actor::system(), "referral", referral_data(), None)
-            .await
-            .expect("open");
+        let running = open_referral(&service, org).await.expect("open");
         assert_eq!(running.workflow_version, 1);
 
         let same = service
@@ -421,27 +430,13 @@ async fn publishing_a_new_version_leaves_running_cases_on_theirs() {
             .expect("bumped");
         assert_eq!((published.version, published.created), (2, true));
 
-        let moved = service
-            .fire(
-                org,
-                &clinician(),
-                running.id,
-                "assess",
-                &assessment(),
-                None,
-                None,
-            )
-            .await
-            .expect("moves");
+        let moved = assess(&service, org, running.id).await.expect("moves");
         assert_eq!(
             moved.workflow_version, 1,
             "{}: a running case stays on its version",
             db.kind
         );
-        let fresh = service
-            .create_case(org, &Actor::system(), "referral", referral_data(), None)
-            .await
-            .expect("open");
+        let fresh = open_referral(&service, org).await.expect("open");
         assert_eq!(
             fresh.workflow_version, 2,
             "{}: new cases start on the newest version",
@@ -487,22 +482,8 @@ async fn an_edited_audit_entry_breaks_the_chain() {
         let store = db.store().await;
         let service = service(store.clone());
         let org = org_with_referral(&service, "tamper").await;
-        let case = service
-            .create_case(org, &Actor::system(), "referral", referral_data(), None)
-            .await
-            .expect("open");
-        service
-            .fire(
-                org,
-                &clinician(),
-                case.id,
-                "assess",
-                &assessment(),
-                None,
-                None,
-            )
-            .await
-            .expect("assess");
+        let case = open_referral(&service, org).await.expect("open");
+        assess(&service, org, case.id).await.expect("assess");
         assert!(store.verify_audit(None).await.expect("verify").1.is_empty());
         let sql = "UPDATE audit_entries SET actor = 'someone-else' WHERE case_id = $1 AND seq = 2";
         common::db::execute_unscoped(&store, sql, case.id).await;
@@ -599,24 +580,8 @@ async fn stale_moves_in_a_shared_commit_fail_alone() {
         let org = org_with_referral(&service, "batch").await;
         let mut cases = Vec::new();
         for _ in 0..20 {
-            let case = service
-                .create_case(org, &Actor::system(), "referral", referral_data(), None)
-                .await
-                .expect("open");
-            cases.push(
-                service
-                    .fire(
-                        org,
-                        &clinician(),
-                        case.id,
-                        "assess",
-                        &assessment(),
-                        None,
-                        None,
-                    )
-                    .await
-                    .expect("assess"),
-            );
+            let case = open_referral(&service, org).await.expect("open");
+            cases.push(assess(&service, org, case.id).await.expect("assess"));
         }
         // Every case is at version 2. Half the moves below were computed from version 1.
         let mut tasks = tokio::task::JoinSet::new();
@@ -697,34 +662,13 @@ async fn a_second_process_moving_a_case_is_seen_by_the_first() {
         let first = service(db.store().await);
         let second = service(db.store().await);
         let org = org_with_referral(&first, "two-processes").await;
-        let case = first
-            .create_case(org, &Actor::system(), "referral", referral_data(), None)
-            .await
-            .expect("open");
-        second
-            .fire(
-                org,
-                &clinician(),
-                case.id,
-                "assess",
-                &assessment(),
-                None,
-                None,
-            )
+        let case = open_referral(&first, org).await.expect("open");
+        assess(&second, org, case.id)
             .await
             .expect("second assesses");
 
         // The first process last saw the case in `submitted`; it must not act on that.
-        let error = first
-            .fire(
-                org,
-                &clinician(),
-                case.id,
-                "assess",
-                &assessment(),
-                None,
-                None,
-            )
+        let error = assess(&first, org, case.id)
             .await
             .expect_err("already assessed");
         assert!(

@@ -1,7 +1,6 @@
 //! Administration within an organisation (the `admin` role): users and the
 //! API keys machine clients post with.
 
-use argon2::password_hash::rand_core::{OsRng, RngCore};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -15,8 +14,8 @@ use uuid::Uuid;
 use super::AppState;
 use super::docs::Problem;
 use super::error::{ApiError, ApiResult};
-use super::extract::{API_KEY_PREFIX, ApiJson, Caller, token_hash};
-use crate::passwords::hash_password;
+use super::extract::{API_KEY_PREFIX, ApiJson, Caller, path_id, token_hash};
+use crate::passwords::{hash_password, random_secret};
 use crate::storage::ApiKey;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -25,10 +24,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(update_user))
         .routes(routes!(api_keys, add_api_key))
         .routes(routes!(revoke_api_key))
-}
-
-fn parse_id(text: &str) -> ApiResult<Uuid> {
-    text.parse().map_err(|_| ApiError::NotFound)
 }
 
 fn check_roles(roles: &[String]) -> ApiResult<()> {
@@ -159,7 +154,7 @@ async fn update_user(
 ) -> ApiResult<StatusCode> {
     caller.require_admin("managing users and keys")?;
     check_roles(&body.roles)?;
-    let id = parse_id(&id)?;
+    let id = path_id(&id)?;
     if id == caller.user_id && !(body.active && body.roles.iter().any(|r| r == "admin")) {
         return Err(ApiError::BadRequest(
             "you cannot remove your own admin role or deactivate yourself".to_owned(),
@@ -228,9 +223,7 @@ async fn add_api_key(
             "a key needs a name of 1 to 100 characters".to_owned(),
         ));
     }
-    let mut bytes = [0u8; 32];
-    OsRng.fill_bytes(&mut bytes);
-    let key = format!("{API_KEY_PREFIX}{}", crate::storage::hex(&bytes));
+    let key = format!("{API_KEY_PREFIX}{}", random_secret());
     let stored = state
         .service
         .store()
@@ -268,7 +261,7 @@ async fn revoke_api_key(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     caller.require_admin("managing users and keys")?;
-    let id = parse_id(&id)?;
+    let id = path_id(&id)?;
     state
         .service
         .store()

@@ -3,7 +3,6 @@
 
 use std::sync::OnceLock;
 
-use argon2::password_hash::rand_core::{OsRng, RngCore};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -17,7 +16,7 @@ use super::AppState;
 use super::docs::Problem;
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, Caller, token_hash};
-use crate::passwords::{hash_password, verify_password};
+use crate::passwords::{hash_password, random_secret, verify_password};
 
 /// How long a sign-in lasts.
 const TOKEN_LIFETIME_HOURS: i64 = 12;
@@ -113,9 +112,7 @@ async fn login(
             return Err(ApiError::Unauthorized);
         }
     };
-    let mut bytes = [0u8; 32];
-    OsRng.fill_bytes(&mut bytes);
-    let token = crate::storage::hex(&bytes);
+    let token = random_secret();
     let now = Utc::now();
     let expires_at = now + Duration::hours(TOKEN_LIFETIME_HOURS);
     store

@@ -9,12 +9,11 @@ use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
 use super::AppState;
 use super::docs::Problem;
 use super::error::{ApiError, ApiResult};
-use super::extract::{ApiJson, Caller};
+use super::extract::{ApiJson, Caller, path_id};
 use super::observe::RequestId;
 use crate::engine::{CaseView, available};
 use crate::storage::{CaseFilter, CaseRead, CaseRecord};
@@ -52,11 +51,6 @@ async fn log_reads(
         })
         .collect();
     state.service.store().log_case_reads(reads).await;
-}
-
-fn case_id(text: &str) -> ApiResult<Uuid> {
-    // Not a UUID: it cannot be anyone's case.
-    text.parse().map_err(|_| ApiError::NotFound)
 }
 
 fn forbid_read_only(caller: &Caller) -> ApiResult<()> {
@@ -164,7 +158,7 @@ async fn list(
 }
 
 async fn load(state: &AppState, caller: &Caller, id: &str) -> ApiResult<CaseRecord> {
-    Ok(state.service.store().case(caller.org, case_id(id)?).await?)
+    Ok(state.service.store().case(caller.org, path_id(id)?).await?)
 }
 
 /// The case and the definition version it is pinned to.
@@ -386,7 +380,7 @@ async fn fire(
         .fire(
             caller.org,
             &caller.actor(),
-            case_id(&id)?,
+            path_id(&id)?,
             &name,
             &body.form,
             body.expected_version,

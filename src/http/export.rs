@@ -9,8 +9,8 @@ use utoipa_axum::routes;
 
 use super::AppState;
 use super::docs::Problem;
-use super::error::{ApiError, ApiResult};
-use super::extract::Caller;
+use super::error::ApiResult;
+use super::extract::{Caller, path_id};
 use super::observe::RequestId;
 use crate::storage::{CaseRead, CaseRecord, Notification};
 
@@ -47,7 +47,7 @@ async fn export(
     Path(id): Path<String>,
 ) -> ApiResult<Json<CaseExport>> {
     caller.require_admin("exporting a case record")?;
-    let id = id.parse().map_err(|_| ApiError::NotFound)?;
+    let id = path_id(&id)?;
     let store = state.service.store();
     let case = store.case(caller.org, id).await?;
     let history = store

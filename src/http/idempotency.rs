@@ -47,6 +47,8 @@ pub async fn idempotency(State(state): State<AppState>, request: Request, next: 
         // Unsigned requests get their 401 from the handler.
         return next.run(Request::from_parts(parts, body)).await;
     };
+    // The handler takes the caller from here rather than looking it up again.
+    parts.extensions.insert(caller.clone());
     let Ok(bytes) = to_bytes(body, BODY_LIMIT).await else {
         return ApiError::PayloadTooLarge.into_response();
     };

@@ -15,8 +15,8 @@ use uuid::Uuid;
 
 use super::AppState;
 use super::docs::Problem;
-use super::error::{ApiError, ApiResult};
-use super::extract::Caller;
+use super::error::ApiResult;
+use super::extract::{Caller, path_id};
 use crate::engine::{CaseView, due_dates};
 use crate::storage::Notification;
 
@@ -167,7 +167,7 @@ async fn mark_read(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let id: Uuid = id.parse().map_err(|_| ApiError::NotFound)?;
+    let id = path_id(&id)?;
     state
         .service
         .store()

@@ -87,43 +87,39 @@ async fn run_worker(
     signal: impl std::future::Future<Output = Result<(), std::io::Error>> + Send + 'static,
 ) -> Result<(), apalis::prelude::WorkerError> {
     let retry = retry_policy(&context.retry);
+    // The two apalis storages share no trait for this; one text serves both.
+    macro_rules! run_on {
+        ($storage:ty, $config:ty, $pool:expr) => {
+            WorkerBuilder::new(name)
+                .backend(
+                    <$storage>::new($pool)
+                        .with_config(
+                            <$config>::default()
+                                .queue(JOB_QUEUE)
+                                .batch_size(FETCH_BATCH)
+                                .heartbeat_interval(HEARTBEAT),
+                        )
+                        .poll_with_interval(POLL_EVERY),
+                )
+                .data(context)
+                .retry(retry)
+                .timeout(JOB_TIMEOUT)
+                .build(handle)
+                .run_until(signal)
+                .await
+        };
+    }
     match context.service.store().job_db().clone() {
-        Db::Sqlite(pool) => {
-            let storage = apalis_sqlite::SqliteStorage::<Job>::new(&pool)
-                .with_config(
-                    apalis_sqlite::Config::default()
-                        .queue(JOB_QUEUE)
-                        .batch_size(FETCH_BATCH)
-                        .heartbeat_interval(HEARTBEAT),
-                )
-                .poll_with_interval(POLL_EVERY);
-            WorkerBuilder::new(name)
-                .backend(storage)
-                .data(context)
-                .retry(retry.clone())
-                .timeout(JOB_TIMEOUT)
-                .build(handle)
-                .run_until(signal)
-                .await
-        }
-        Db::Postgres(pool) => {
-            let storage = apalis_postgres::PostgresStorage::<Job>::new(&pool)
-                .with_config(
-                    apalis_postgres::Config::default()
-                        .queue(JOB_QUEUE)
-                        .batch_size(FETCH_BATCH)
-                        .heartbeat_interval(HEARTBEAT),
-                )
-                .poll_with_interval(POLL_EVERY);
-            WorkerBuilder::new(name)
-                .backend(storage)
-                .data(context)
-                .retry(retry.clone())
-                .timeout(JOB_TIMEOUT)
-                .build(handle)
-                .run_until(signal)
-                .await
-        }
+        Db::Sqlite(pool) => run_on!(
+            apalis_sqlite::SqliteStorage::<Job>,
+            apalis_sqlite::Config,
+            &pool
+        ),
+        Db::Postgres(pool) => run_on!(
+            apalis_postgres::PostgresStorage::<Job>,
+            apalis_postgres::Config,
+            &pool
+        ),
     }
 }
 
@@ -184,6 +180,19 @@ async fn handle(job: Job, context: Data<Arc<JobContext>>) -> Result<(), BoxDynEr
     result.map(|_| ())
 }
 
+/// The case a job is about; `None` once it is gone (deleted), which ends the job.
+async fn case_if_any(
+    context: &JobContext,
+    org: Uuid,
+    case_id: Uuid,
+) -> Result<Option<CaseRecord>, BoxDynError> {
+    match context.service.store().case(org, case_id).await {
+        Ok(case) => Ok(Some(case)),
+        Err(crate::storage::StoreError::NotFound) => Ok(None),
+        Err(error) => Err(error.into()),
+    }
+}
+
 /// Whether the case still sits in `state` since the move `entered`: if it
 /// left (and maybe came back), this deadline no longer applies.
 async fn still_waiting(
@@ -216,10 +225,8 @@ async fn deadline(
     entered: i64,
 ) -> Result<&'static str, BoxDynError> {
     let service = &context.service;
-    let case = match service.store().case(org, case_id).await {
-        Ok(case) => case,
-        Err(crate::storage::StoreError::NotFound) => return Ok("case_gone"),
-        Err(error) => return Err(error.into()),
+    let Some(case) = case_if_any(context, org, case_id).await? else {
+        return Ok("case_gone");
     };
     if !still_waiting(context, &case, state, entered).await? {
         tracing::info!(case = %case_id, state, index, "deadline skipped: the case moved on");
@@ -297,10 +304,8 @@ async fn notify(
     cause: Cause,
 ) -> Result<&'static str, BoxDynError> {
     let store = context.service.store();
-    let case = match store.case(org, case_id).await {
-        Ok(case) => case,
-        Err(crate::storage::StoreError::NotFound) => return Ok("case_gone"),
-        Err(error) => return Err(error.into()),
+    let Some(case) = case_if_any(context, org, case_id).await? else {
+        return Ok("case_gone");
     };
     let about = match cause {
         Cause::Move(seq) => {

@@ -150,12 +150,7 @@ impl Templates {
 
 /// The plain text as HTML: escaped, one paragraph per blank-line block.
 fn wrap_as_html(text: &str) -> String {
-    let escape = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-            .replace('"', "&quot;")
-    };
+    use crate::web::escape;
     let paragraphs: Vec<String> = text
         .split("\n\n")
         .filter(|p| !p.trim().is_empty())

@@ -85,8 +85,34 @@ impl Store {
     /// Puts a failed job of `org` back in the queue with fresh attempts;
     /// `NotFound` when `org` has no failed job by that id.
     pub async fn retry_job(&self, org: Uuid, id: &str) -> StoreResult<()> {
-        let failed = self.failed_jobs(org, 1000).await?;
-        if !failed.iter().any(|job| job.id == id) {
+        let payload: Option<Vec<u8>> = match &self.writer {
+            Db::Sqlite(pool) => {
+                sqlx::query_scalar(
+                    "SELECT job FROM Jobs WHERE id = $1 AND job_type = $2 AND status IN ($3, $4)",
+                )
+                .bind(id.to_owned())
+                .bind(JOB_QUEUE)
+                .bind(FAILED[0])
+                .bind(FAILED[1])
+                .fetch_optional(pool)
+                .await?
+            }
+            Db::Postgres(pool) => {
+                sqlx::query_scalar(
+                    "SELECT job FROM apalis.jobs WHERE id = $1 AND job_type = $2 AND status IN ($3, $4)",
+                )
+                .bind(id.to_owned())
+                .bind(JOB_QUEUE)
+                .bind(FAILED[0])
+                .bind(FAILED[1])
+                .fetch_optional(pool)
+                .await?
+            }
+        };
+        let job: Value = payload
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or(Value::Null);
+        if !of_org(&job, org) {
             return Err(StoreError::NotFound);
         }
         let changed = match &self.writer {

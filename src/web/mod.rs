@@ -3,4 +3,4 @@
 
 mod form;
 
-pub use form::render_form;
+pub use form::{escape, render_form};
