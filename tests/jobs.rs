@@ -95,6 +95,8 @@ fn start_workers(service: &Arc<Service>, home: &Home, mailer: Mailer) -> Workers
         mail_from: "caseflow@example.org".to_owned(),
         base_url: "http://caseflow.test".to_owned(),
         retry: RetrySettings::default(),
+        retention: Default::default(),
+        cron: Vec::new(),
     }))
 }
 
@@ -527,6 +529,8 @@ async fn a_job_that_keeps_failing_is_listed_for_admins_and_can_be_retried() {
                 min_backoff: Duration::from_millis(10),
                 max_backoff: Duration::from_millis(20),
             },
+            retention: Default::default(),
+            cron: Vec::new(),
         }));
         let api = Api {
             app: router(AppState::new(service.clone())),

@@ -640,6 +640,10 @@ fn simple_move(
         at,
         prev_hash: case.audit_hash.clone(),
         hash: String::new(),
+        hash_scheme: caseflow::storage::HASH_SCHEME,
+        form_digest: None,
+        changes_digest: None,
+        redacted_by: None,
     };
     audit.hash = caseflow::storage::entry_hash(&audit);
     caseflow::storage::Move {

@@ -16,6 +16,7 @@ mod graph;
 pub mod model;
 mod outcome;
 mod parse;
+pub mod retention;
 pub mod scenario;
 mod scenario_check;
 pub mod source_map;

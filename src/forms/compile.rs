@@ -138,6 +138,7 @@ fn build(
     let fields = walk::fields(library, &base, &schema);
     let mut properties: Vec<String> = Vec::new();
     let mut personal: Vec<String> = Vec::new();
+    let mut financial: Vec<String> = Vec::new();
     for field in &fields {
         if walk::is_top_level(&field.pointer) {
             let escaped = field.pointer.strip_prefix('/').unwrap_or_default();
@@ -150,6 +151,10 @@ fn build(
         if marked && !personal.contains(&field.pointer) {
             personal.push(field.pointer.clone());
         }
+        let money = field.schema.get("x-financial") == Some(&Value::Bool(true));
+        if money && !financial.contains(&field.pointer) {
+            financial.push(field.pointer.clone());
+        }
     }
     let ui = UiHints::extract(name, library, &base, &schema);
     Ok(Form {
@@ -159,6 +164,7 @@ fn build(
         ui,
         properties,
         personal,
+        financial,
     })
 }
 

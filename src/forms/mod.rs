@@ -58,6 +58,7 @@ pub struct Form {
     ui: UiHints,
     properties: Vec<String>,
     personal: Vec<String>,
+    financial: Vec<String>,
 }
 
 impl fmt::Debug for Form {
@@ -111,6 +112,12 @@ impl Form {
     /// unrolled one level, so fields nested deeper than that in a recursion are not listed.
     pub fn personal_fields(&self) -> Vec<String> {
         self.personal.clone()
+    }
+
+    /// Pointers of the fields marked `"x-financial": true`, which the law has
+    /// kept for their own period (7 years for UK financial records).
+    pub fn financial_fields(&self) -> &[String] {
+        &self.financial
     }
 
     /// `error` as a sentence naming its field: "Risk level is required". A field the form

@@ -12,6 +12,7 @@ mod idempotency;
 mod inbox;
 mod jobs;
 mod observe;
+mod privacy;
 mod sessions;
 mod workflows;
 
@@ -60,6 +61,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(inbox::router())
         .merge(admin::router())
         .merge(export::router())
+        .merge(privacy::router())
         .merge(jobs::router())
 }
 

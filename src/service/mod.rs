@@ -13,12 +13,14 @@ use crate::metrics::Metrics;
 use crate::rules::Actor;
 
 mod publish;
+mod retention;
 
 use crate::storage::{
-    AuditEntry, CaseRecord, GENESIS_HASH, Move, NewCase, OutboxItem, Store, StoreError, entry_hash,
-    stored_time,
+    AuditEntry, CaseRecord, GENESIS_HASH, HASH_SCHEME, Move, NewCase, OutboxItem, Store,
+    StoreError, entry_hash, stored_time,
 };
 pub use publish::Published;
+pub use retention::{PlannedStep, RETENTION_ACTOR, RetentionSummary};
 
 /// Where the time comes from: the wall clock, or a fixed one in tests.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
@@ -42,6 +44,9 @@ pub enum ServiceError {
         version: i64,
         problems: Vec<String>,
     },
+    /// The case is under legal hold: nothing may be erased.
+    #[error("the case is under legal hold")]
+    LegalHold,
     #[error(transparent)]
     Store(StoreError),
 }
@@ -196,6 +201,10 @@ impl Service {
             at: now,
             prev_hash: GENESIS_HASH.to_owned(),
             hash: String::new(),
+            hash_scheme: HASH_SCHEME,
+            form_digest: None,
+            changes_digest: None,
+            redacted_by: None,
         };
         audit.hash = entry_hash(&audit);
         let record = CaseRecord {
@@ -376,6 +385,10 @@ impl Service {
             at: now,
             prev_hash: case.audit_hash.clone(),
             hash: String::new(),
+            hash_scheme: HASH_SCHEME,
+            form_digest: None,
+            changes_digest: None,
+            redacted_by: None,
         };
         audit.hash = entry_hash(&audit);
         let closed = definition
