@@ -124,6 +124,22 @@ async fn close(service: &Service, org: Uuid, case: Uuid) {
         .expect("close");
 }
 
+/// A database with the organisation `debt` running the debt advice workflow.
+async fn debt_org(
+    db: &common::db::TestDb,
+    catalog: &Arc<Catalog>,
+) -> (Store, Arc<Service>, Uuid, DateTime<Utc>) {
+    let store = db.store().await;
+    let now = Utc::now();
+    let service = service_at(&store, catalog, now);
+    let org = store.create_org("debt", now).await.expect("org").id;
+    service
+        .publish(org, "debt_advice.yaml", WORKFLOW, "test")
+        .await
+        .expect("publish");
+    (store, service, org, now)
+}
+
 async fn sweep(service: &Service, dry_run: bool) -> RetentionSummary {
     service
         .retention(RetentionPeriods::default(), dry_run, &|_| {})
@@ -150,14 +166,7 @@ async fn closed_cases_are_anonymised_then_retired_and_the_trail_still_verifies()
     let home = home();
     let catalog = catalog(&home);
     for db in databases().await {
-        let store = db.store().await;
-        let now = Utc::now();
-        let service = service_at(&store, &catalog, now);
-        let org = store.create_org("debt", now).await.expect("org").id;
-        service
-            .publish(org, "debt_advice.yaml", WORKFLOW, "test")
-            .await
-            .expect("publish");
+        let (store, service, org, now) = debt_org(&db, &catalog).await;
         let closed = open_case(&service, org).await;
         close(&service, org, closed).await;
         let held = open_case(&service, org).await;
@@ -276,14 +285,7 @@ async fn delete_policy_hides_the_case_and_keeps_only_financial_fields() {
     let home = home();
     let catalog = catalog(&home);
     for db in databases().await {
-        let store = db.store().await;
-        let now = Utc::now();
-        let service = service_at(&store, &catalog, now);
-        let org = store.create_org("debt", now).await.expect("org").id;
-        service
-            .publish(org, "debt_advice.yaml", WORKFLOW, "test")
-            .await
-            .expect("publish");
+        let (store, service, org, now) = debt_org(&db, &catalog).await;
         let case = open_case(&service, org).await;
         service
             .fire(org, &adviser(), case, "withdraw", &json!({}), None, None)
@@ -321,14 +323,7 @@ async fn a_forged_scrub_breaks_the_chain() {
     let home = home();
     let catalog = catalog(&home);
     for db in databases().await {
-        let store = db.store().await;
-        let now = Utc::now();
-        let service = service_at(&store, &catalog, now);
-        let org = store.create_org("debt", now).await.expect("org").id;
-        service
-            .publish(org, "debt_advice.yaml", WORKFLOW, "test")
-            .await
-            .expect("publish");
+        let (store, service, org, _) = debt_org(&db, &catalog).await;
         let case = open_case(&service, org).await;
         close(&service, org, case).await;
         verified(&store).await;
@@ -463,14 +458,7 @@ async fn two_processes_following_the_nightly_schedule_apply_each_tick_once() {
     );
     let catalog = catalog(&home);
     for db in databases().await {
-        let store = db.store().await;
-        let now = Utc::now();
-        let service = service_at(&store, &catalog, now);
-        let org = store.create_org("debt", now).await.expect("org").id;
-        service
-            .publish(org, "debt_advice.yaml", WORKFLOW, "test")
-            .await
-            .expect("publish");
+        let (store, service, org, now) = debt_org(&db, &catalog).await;
         let case = open_case(&service, org).await;
         close(&service, org, case).await;
 

@@ -72,6 +72,27 @@ pub struct LegalHold {
 
 const PAGE: i64 = 500;
 
+/// The trusted writer acts across organisations (row-level security on PostgreSQL).
+macro_rules! open_to_all {
+    ($tx:expr, $is_postgres:expr) => {
+        if $is_postgres {
+            sqlx::query("SELECT set_config('caseflow.org', 'all', true)")
+                .execute(&mut *$tx)
+                .await?;
+        }
+    };
+}
+
+fn stale_unless_moved(rows: u64, from_version: i64) -> StoreResult<()> {
+    if rows == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict(format!(
+            "the case is no longer at version {from_version}"
+        )))
+    }
+}
+
 /// Appends `$entry` inside the open transaction `$tx` (either database).
 macro_rules! insert_entry {
     ($tx:expr, $entry:expr) => {{
@@ -148,11 +169,7 @@ impl Store {
         let at = stored_time(scrub.audit.at);
         on_db!(&self.writer, |pool| {
             let mut tx = pool.begin().await?;
-            if is_postgres {
-                sqlx::query("SELECT set_config('caseflow.org', 'all', true)")
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            open_to_all!(tx, is_postgres);
             let marks = scrub.marks;
             let moved = sqlx::query(
                 "UPDATE cases SET data = $1, version = version + 1, audit_hash = $2, \
@@ -175,12 +192,7 @@ impl Store {
             .bind(scrub.from_version)
             .execute(&mut *tx)
             .await?;
-            if moved.rows_affected() != 1 {
-                return Err(StoreError::Conflict(format!(
-                    "the case is no longer at version {}",
-                    scrub.from_version
-                )));
-            }
+            stale_unless_moved(moved.rows_affected(), scrub.from_version)?;
             for redaction in &scrub.redactions {
                 sqlx::query(
                     "UPDATE audit_entries SET form = $1, changes = $2, form_digest = $3, \
@@ -215,11 +227,7 @@ impl Store {
         let is_postgres = matches!(self.writer, Db::Postgres(_));
         on_db!(&self.writer, |pool| {
             let mut tx = pool.begin().await?;
-            if is_postgres {
-                sqlx::query("SELECT set_config('caseflow.org', 'all', true)")
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            open_to_all!(tx, is_postgres);
             for table in ["case_reads", "notifications", "outbox", "audit_entries"] {
                 let sql = format!("DELETE FROM {table} WHERE case_id = $1 AND org_id = $2");
                 sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -244,11 +252,7 @@ impl Store {
         let is_postgres = matches!(self.writer, Db::Postgres(_));
         on_db!(&self.writer, |pool| {
             let mut tx = pool.begin().await?;
-            if is_postgres {
-                sqlx::query("SELECT set_config('caseflow.org', 'all', true)")
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            open_to_all!(tx, is_postgres);
             let moved = sqlx::query(
                 "UPDATE cases SET legal_hold = $1, legal_hold_reason = $2, version = version + 1, \
                  audit_hash = $3, updated_at = $4, updated_by = $5 \
@@ -264,12 +268,7 @@ impl Store {
             .bind(change.from_version)
             .execute(&mut *tx)
             .await?;
-            if moved.rows_affected() != 1 {
-                return Err(StoreError::Conflict(format!(
-                    "the case is no longer at version {}",
-                    change.from_version
-                )));
-            }
+            stale_unless_moved(moved.rows_affected(), change.from_version)?;
             insert_entry!(tx, &change.audit);
             tx.commit().await?;
             Ok(())
