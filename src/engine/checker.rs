@@ -23,6 +23,8 @@ pub(super) struct Checker<'a> {
     pub context: &'a Context<'a>,
     pub imports: BTreeSet<String>,
     pub roles: BTreeSet<String>,
+    /// Names declared under `links`.
+    pub links: BTreeSet<String>,
     pub diagnostics: Vec<Diagnostic>,
     /// A `from` or `to` names no state: reachability would only echo that mistake.
     pub unknown_states: bool,
@@ -161,7 +163,7 @@ impl Checker<'_> {
         form
     }
 
-    pub fn notify(&mut self, path: &[Seg], doc: &NotifyDoc) -> Notify {
+    pub fn notify(&mut self, path: &[Seg], doc: &NotifyDoc, form: Option<&Form>) -> Notify {
         for (index, role) in doc.roles.iter().enumerate() {
             let mut role_path = path.to_vec();
             role_path.extend(yaml_path!("roles", index));
@@ -184,12 +186,18 @@ impl Checker<'_> {
         let to = doc.to.as_ref().and_then(|to| {
             let mut to_path = path.to_vec();
             to_path.push(Seg::Key("to".to_owned()));
-            self.script(&to_path, to, None)
+            self.script(&to_path, to, form)
+        });
+        let when = doc.when.as_ref().and_then(|when| {
+            let mut when_path = path.to_vec();
+            when_path.push(Seg::Key("when".to_owned()));
+            self.script(&when_path, when, form)
         });
         Notify {
             roles: doc.roles.clone(),
             to,
             template: doc.template.clone(),
+            when,
         }
     }
 }

@@ -100,6 +100,26 @@ pub(super) fn check(
                 }
             }
         }
+        if !scenario.links.is_null() {
+            match scenario.links.as_object() {
+                None => checker.error(
+                    &yaml_path!("tests", index, "links"),
+                    "`links` maps each link name to the linked case's data",
+                ),
+                Some(links) => {
+                    let unknown: Vec<&String> = links
+                        .keys()
+                        .filter(|name| !checker.links.contains(*name))
+                        .collect();
+                    for name in unknown {
+                        checker.error(
+                            &yaml_path!("tests", index, "links", name),
+                            format!("no link `{name}` under this workflow's `links`"),
+                        );
+                    }
+                }
+            }
+        }
         if scenario.steps.is_empty() {
             checker.error(&path, "a test needs at least one step");
         }

@@ -1,6 +1,7 @@
 //! Turning schema texts into [`Form`]s: parse, check, compile against each other, describe.
 
 use super::errors::{at_start, build_error, json_error, located, meta_error};
+use super::options::{self, OptionLists};
 use super::ui::UiHints;
 use super::walk::{self, Library};
 use super::{Form, SchemaError};
@@ -13,7 +14,7 @@ const DRAFT_2020_12: &str = "https://json-schema.org/draft/2020-12/schema";
 
 type Compiled = (BTreeMap<String, Arc<Form>>, Vec<(String, SchemaError)>);
 
-pub(crate) fn compile_all(sources: &[(String, String)]) -> Compiled {
+pub(crate) fn compile_all(sources: &[(String, String)], lists: &OptionLists) -> Compiled {
     let mut errors = Vec::new();
     let mut parsed = Vec::new();
     let mut seen = HashSet::new();
@@ -23,7 +24,10 @@ pub(crate) fn compile_all(sources: &[(String, String)]) -> Compiled {
             continue;
         }
         match serde_json::from_str::<Value>(text) {
-            Ok(value) => parsed.push((name.as_str(), text.as_str(), Arc::new(value))),
+            Ok(mut value) => match options::resolve(text, &mut value, lists) {
+                Ok(()) => parsed.push((name.as_str(), text.as_str(), Arc::new(value))),
+                Err(e) => errors.push((name.clone(), e)),
+            },
             Err(e) => errors.push((name.clone(), json_error(&e))),
         }
     }

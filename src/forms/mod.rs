@@ -14,12 +14,14 @@ mod compile;
 mod errors;
 mod locate;
 mod messages;
+mod options;
 mod ui;
 mod walk;
 
 #[cfg(test)]
 mod tests;
 
+pub use options::OptionLists;
 pub use ui::{FieldUi, UiHints};
 
 use serde_json::Value;
@@ -146,7 +148,16 @@ impl FormRegistry {
     /// author sees every broken file at once. A schema that references a broken one is reported
     /// too, since it cannot be used either.
     pub fn compile(sources: &[(String, String)]) -> (FormRegistry, Vec<(String, SchemaError)>) {
-        let (forms, errors) = compile::compile_all(sources);
+        Self::compile_with_options(sources, &OptionLists::new())
+    }
+
+    /// As [`compile`](Self::compile), with the option lists that `"x-ui": {"options": NAME}`
+    /// fields take their values and labels from; naming a list not given is an error.
+    pub fn compile_with_options(
+        sources: &[(String, String)],
+        lists: &OptionLists,
+    ) -> (FormRegistry, Vec<(String, SchemaError)>) {
+        let (forms, errors) = compile::compile_all(sources, lists);
         (FormRegistry { forms }, errors)
     }
 

@@ -4,6 +4,7 @@
 //! the same database as the cases.
 
 mod dispatch;
+mod linked;
 mod run;
 
 use std::sync::Arc;
@@ -47,6 +48,14 @@ pub enum Job {
         org: Uuid,
         workflow: String,
         data: serde_json::Value,
+    },
+    /// A transition a move asked for on a linked case; `key` makes it fire once.
+    FireLinked {
+        org: Uuid,
+        case: String,
+        transition: String,
+        form: serde_json::Value,
+        key: String,
     },
 }
 

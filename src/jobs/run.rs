@@ -169,6 +169,16 @@ async fn handle(job: Job, context: Data<Arc<JobContext>>) -> Result<(), BoxDynEr
                 .map(|_| "done")
                 .map_err(BoxDynError::from),
         ),
+        Job::FireLinked {
+            org,
+            case,
+            transition,
+            form,
+            key,
+        } => (
+            "fire_linked",
+            super::linked::fire_linked(&context, org, &case, &transition, &form, &key).await,
+        ),
     };
     match &result {
         Ok(outcome) => metrics.job(name, outcome),

@@ -12,6 +12,7 @@ use crate::engine::{CaseView, Catalog, Definition, Diagnostic, Effect, Outcome, 
 use crate::metrics::Metrics;
 use crate::rules::Actor;
 
+mod links;
 mod publish;
 
 use crate::storage::{
@@ -301,9 +302,16 @@ impl Service {
             state: &case.state,
             data: &case.data,
         };
-        let outcome = crate::engine::fire(
+        let links = if definition.links.is_empty() {
+            Value::Null
+        } else {
+            self.linked_data(request.org, &definition, &case.data)
+                .await?
+        };
+        let outcome = crate::engine::fire_with_links(
             &definition,
             view,
+            &links,
             request.transition,
             request.form,
             request.actor,
@@ -421,6 +429,7 @@ fn outbox_items(outcome: &Outcome, now: DateTime<Utc>) -> Vec<OutboxItem> {
                 Effect::ScheduleDeadline { .. } => "schedule_deadline",
                 Effect::CancelDeadlines { .. } => "cancel_deadlines",
                 Effect::StartCase { .. } => "start_case",
+                Effect::FireLinked { .. } => "fire_linked",
             }
             .to_owned(),
             payload: serde_json::to_value(effect).unwrap_or(Value::Null),
