@@ -112,7 +112,7 @@ pub(super) fn check(
                         .filter(|name| !checker.links.contains(*name))
                         .collect();
                     for name in unknown {
-                        checker.error(
+                        checker.error_at_key(
                             &yaml_path!("tests", index, "links", name),
                             format!("no link `{name}` under this workflow's `links`"),
                         );
