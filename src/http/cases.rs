@@ -31,7 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// Records who looked at which cases, for the access log regulators ask for.
-async fn log_reads(
+pub(super) async fn log_reads(
     state: &AppState,
     caller: &Caller,
     request_id: &RequestId,
