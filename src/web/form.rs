@@ -119,9 +119,9 @@ fn field_html(html: &mut String, name: &str, schema: &Value, required: bool, ui:
                     );
                 }
             } else {
-                let _ = write!(
+                let _ = writeln!(
                     html,
-                    "<select id=\"{id}\" name=\"{}\"{}{need}>\n",
+                    "<select id=\"{id}\" name=\"{}\"{}{need}>",
                     escape(name),
                     if multiple { " multiple" } else { "" }
                 );
