@@ -250,6 +250,8 @@ fn links_and_fire_linked_are_checked_where_written() {
     let session = SESSION
         .replace("  plan: { workflow: plan, field: plan_id }", "  plan: { workflow: plans, field: plan id }")
         .replace("      - link: plan\n", "      - link: budget\n")
+        .replace("expect_linked: [plan.record_usage]", "expect_linked: [plans.record_usage]")
+        .replace("links:\n", "unique: [cost, bad path]\nlinks:\n")
         .replace("    links: { plan: { total: 100, used: 20 } }\n    steps:\n      - { fire: approve, as: [coordinator], refused", "    links: { plans: { total: 100, used: 20 } }\n    steps:\n      - { fire: approve, as: [coordinator], refused");
     let run = home_with(&session).check();
     // FILE:LINE:COL of `token` on the first line containing `text`.
@@ -278,6 +280,14 @@ fn links_and_fire_linked_are_checked_where_written() {
         format!(
             "{}: error: no link `plans` under this workflow's `links`",
             at("links: { plans", "plans")
+        ),
+        format!(
+            "{}: error: `bad path` is not a case data path (write field or field.subfield)",
+            at("unique: [cost, bad path]", "bad path")
+        ),
+        format!(
+            "{}: error: `plans.record_usage` is not LINK.TRANSITION with a link under `links`",
+            at("expect_linked: [plans", "[plans")
         ),
     ];
     for line in expected {

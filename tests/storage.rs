@@ -540,11 +540,18 @@ async fn workflow_files_are_published_once_for_every_organisation() {
         let mut sources =
             caseflow::home::load_sources(std::path::Path::new(env!("CARGO_MANIFEST_DIR")), None);
         let report = service.sync_files(&sources).await;
-        assert_eq!(report.len(), 2, "{}: {report:?}", db.kind);
-        assert!(
+        assert_eq!(
+            report.len(),
+            2 * sources.workflows.len(),
+            "{}: every shipped workflow for each organisation: {report:?}",
+            db.kind
+        );
+        assert_eq!(
             report
                 .iter()
-                .all(|line| line.contains("published referral version 1")),
+                .filter(|line| line.contains("published referral version 2"))
+                .count(),
+            2,
             "{report:?}"
         );
         assert!(
@@ -566,7 +573,7 @@ async fn workflow_files_are_published_once_for_every_organisation() {
         assert!(
             report
                 .iter()
-                .all(|line| line.contains("bump `version` to 2") && line.contains("not published")),
+                .all(|line| line.contains("bump `version` to 3") && line.contains("not published")),
             "{report:?}"
         );
     }

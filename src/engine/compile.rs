@@ -67,6 +67,17 @@ pub fn compile_definition(
         checker.unknown_state(&yaml_path!("initial"), &doc.initial, "initial", &doc.states);
     }
     let links = compile_links(&mut checker, &doc);
+    for (index, path) in doc.unique.iter().enumerate() {
+        let valid = path.split('.').all(|part| {
+            !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        });
+        if !valid {
+            checker.error(
+                &yaml_path!("unique", index),
+                format!("`{path}` is not a case data path (write field or field.subfield)"),
+            );
+        }
+    }
     let transitions: IndexMap<String, Transition> = doc
         .transitions
         .iter()
@@ -104,6 +115,7 @@ pub fn compile_definition(
         states,
         transitions,
         links,
+        unique: doc.unique.clone(),
         rules: context.rules.clone(),
         doc,
     };

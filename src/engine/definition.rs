@@ -23,6 +23,8 @@ pub struct Definition {
     pub transitions: IndexMap<String, Transition>,
     /// Linked cases by name: (workflow, case data path of its id).
     pub links: IndexMap<String, Link>,
+    /// Case data paths unique among this workflow's cases in an organisation.
+    pub unique: Vec<String>,
     pub rules: Arc<Rules>,
 }
 

@@ -36,6 +36,10 @@ pub struct WorkflowDoc {
     /// transitions on (`fire_linked`): the linked case's id is held in a field of this case.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub links: IndexMap<String, LinkDoc>,
+    /// Case data paths whose value no two cases of this workflow in an organisation share
+    /// (e.g. `invoice_number`); checked by the service when a case opens or moves.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unique: Vec<String>,
     pub states: IndexMap<String, StateDoc>,
     pub transitions: IndexMap<String, TransitionDoc>,
     /// Scenarios run by `caseflow test`.

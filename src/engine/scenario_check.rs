@@ -94,6 +94,17 @@ pub(super) fn check(
             if step.reason.is_some() && step.refused.as_deref() != Some("guard") {
                 checker.error(&sub("reason"), "`reason` goes with `refused: guard`");
             }
+            for linked in &step.expect_linked {
+                let declared = linked.split_once('.').is_some_and(|(link, transition)| {
+                    checker.links.contains(link) && !transition.is_empty()
+                });
+                if !declared {
+                    checker.error(
+                        &sub("expect_linked"),
+                        format!("`{linked}` is not LINK.TRANSITION with a link under `links`"),
+                    );
+                }
+            }
             for workflow in &step.expect_start {
                 if !checker.context.workflows.contains(workflow) {
                     checker.error(&sub("expect_start"), format!("no workflow `{workflow}`"));

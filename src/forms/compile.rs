@@ -142,6 +142,7 @@ fn build(
     let fields = walk::fields(library, &base, &schema);
     let mut properties: Vec<String> = Vec::new();
     let mut personal: Vec<String> = Vec::new();
+    let mut users: Vec<(String, Vec<String>)> = Vec::new();
     for field in &fields {
         if walk::is_top_level(&field.pointer) {
             let escaped = field.pointer.strip_prefix('/').unwrap_or_default();
@@ -154,6 +155,11 @@ fn build(
         if marked && !personal.contains(&field.pointer) {
             personal.push(field.pointer.clone());
         }
+        if let Some(roles) = user_roles(field.schema.get("x-user"))
+            && !users.iter().any(|(pointer, _)| pointer == &field.pointer)
+        {
+            users.push((field.pointer.clone(), roles));
+        }
     }
     let ui = UiHints::extract(name, library, &base, &schema);
     Ok(Form {
@@ -163,7 +169,25 @@ fn build(
         ui,
         properties,
         personal,
+        users,
     })
+}
+
+/// `"x-user": true` or `{"roles": [...]}`: the field names a user of the organisation.
+fn user_roles(marker: Option<&Value>) -> Option<Vec<String>> {
+    match marker? {
+        Value::Bool(true) => Some(Vec::new()),
+        Value::Object(object) => Some(
+            object
+                .get("roles")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|role| role.as_str().map(str::to_owned))
+                .collect(),
+        ),
+        _ => None,
+    }
 }
 
 /// Serves the registry's own schemas to `$ref` and refuses everything else: a form must never

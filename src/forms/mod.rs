@@ -60,6 +60,7 @@ pub struct Form {
     ui: UiHints,
     properties: Vec<String>,
     personal: Vec<String>,
+    users: Vec<(String, Vec<String>)>,
 }
 
 impl fmt::Debug for Form {
@@ -113,6 +114,13 @@ impl Form {
     /// unrolled one level, so fields nested deeper than that in a recursion are not listed.
     pub fn personal_fields(&self) -> Vec<String> {
         self.personal.clone()
+    }
+
+    /// Fields marked `"x-user": true` (or `{"roles": [...]}`): each holds the e-mail of a user of
+    /// the organisation (holding one of those roles). The engine cannot know the users, so the
+    /// service checks them before a move is written; scenarios do not. Array items are `*`.
+    pub fn user_fields(&self) -> &[(String, Vec<String>)] {
+        &self.users
     }
 
     /// `error` as a sentence naming its field: "Risk level is required". A field the form

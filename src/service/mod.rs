@@ -14,6 +14,8 @@ use crate::rules::Actor;
 
 mod links;
 mod publish;
+mod unique;
+mod users;
 
 use crate::storage::{
     AuditEntry, CaseRecord, GENESIS_HASH, Move, NewCase, OutboxItem, Store, StoreError, entry_hash,
@@ -181,6 +183,8 @@ impl Service {
         let now = self.now();
         let outcome =
             crate::engine::start(&definition, data, actor, now).map_err(ServiceError::Refused)?;
+        self.check_unique(org, &definition, None, None, &outcome.data)
+            .await?;
         let id = Uuid::now_v7();
         let mut audit = AuditEntry {
             case_id: id,
@@ -318,6 +322,16 @@ impl Service {
             now,
         )
         .map_err(ServiceError::Refused)?;
+        self.check_user_fields(request.org, &definition, request.transition, request.form)
+            .await?;
+        self.check_unique(
+            request.org,
+            &definition,
+            Some(case.id),
+            Some(&case.data),
+            &outcome.data,
+        )
+        .await?;
         let moved = self
             .write_move(
                 &definition,

@@ -18,6 +18,7 @@ mod jobs;
 mod orgs;
 mod outbox;
 mod tokens;
+mod unique;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;

@@ -126,13 +126,44 @@ async fn a_referral_is_assessed_assigned_consented_and_opens_an_enrolment() {
         world
             .moves("intake", &client, "register", aroha(), "active")
             .await;
-        let referral = world
-            .open("intake", "referral", json!({
+        // The partner organisation refers through its own API key.
+        let (status, issued) = world
+            .api
+            .json(
+                "POST",
+                "/api/v1/api-keys",
+                Some(world.token("admin")),
+                json!({"name": "tairawhiti-gp", "roles": ["referrer"]}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{}: {issued}", db.kind);
+        let partner = issued["key"].as_str().expect("key").to_owned();
+        let (status, opened) = world
+            .api
+            .json("POST", "/api/v1/cases", Some(&partner), json!({"workflow": "referral", "data": {
                 "client": {"name": "Aroha Ngata", "date_of_birth": "2008-04-01", "iwi": ["ngati_porou"]},
                 "referrer": {"name": "Dr Hemi Walker", "organisation": "Tairāwhiti GP", "email": "hemi@example.org"},
                 "reason": "Low mood and withdrawal at school"
-            }))
+            }}))
             .await;
+        assert_eq!(status, StatusCode::CREATED, "{}: {opened}", db.kind);
+        assert_eq!(opened["created_by"], "apikey:tairawhiti-gp", "{}", db.kind);
+        let referral = opened["id"].as_str().expect("id").to_owned();
+        let (status, _) = world
+            .api
+            .json(
+                "POST",
+                &format!("/api/v1/cases/{referral}/transitions/decline"),
+                Some(&partner),
+                json!({"form": {"reason": "other", "details": "x"}}),
+            )
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::FORBIDDEN,
+            "{}: the partner only refers",
+            db.kind
+        );
         world
             .moves(
                 "intake",
@@ -286,6 +317,41 @@ async fn an_enrolment_whose_consent_lapses_is_suspended_by_the_scheduler() {
             db.kind
         );
         world.moves("key", &enrolment, "renew_consent", json!({"consents": [{"type": "treatment", "given": true, "expiry_date": day(200)}]}), "active").await;
+        // Staff assigned must be active users holding the role.
+        for someone in [
+            "nobody@north.example",
+            "intake@north.example",
+            "intake@south.example",
+        ] {
+            let (status, body) = world
+                .fire(
+                    "lead",
+                    &enrolment,
+                    "assign_key_worker",
+                    json!({"key_worker": someone}),
+                )
+                .await;
+            assert_eq!(
+                status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{}: {someone}: {body}",
+                db.kind
+            );
+            assert!(
+                body.to_string().contains("/key_worker"),
+                "{}: {body}",
+                db.kind
+            );
+        }
+        world
+            .moves(
+                "lead",
+                &enrolment,
+                "assign_key_worker",
+                json!({"key_worker": "key@north.example"}),
+                "active",
+            )
+            .await;
         world
             .moves(
                 "key",

@@ -45,6 +45,7 @@ const STAFF: &[(&str, &[&str])] = &[
     ("nurse", &["nurse"]),
     ("manager", &["care_manager"]),
     ("carer", &["care_worker"]),
+    ("admin", &["admin"]),
 ];
 
 /// An organisation running every shipped workflow, its staff signed in, the workers on.

@@ -185,6 +185,26 @@ async fn an_invoice_charges_gst_only_on_gst_items_and_must_be_paid_in_full() {
         let invoice = world
             .open("finance", "invoice", json!({"invoice_number": "INV-2025-0002", "participant": participant(), "bill_to_email": "accounts@planpartners.example"}))
             .await;
+        let (status, body) = world
+            .api
+            .json("POST", "/api/v1/cases", Some(world.token("finance")), json!({"workflow": "invoice", "data": {"invoice_number": "INV-2025-0002", "participant": participant()}}))
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::CONFLICT,
+            "{}: invoice numbers are unique: {body}",
+            db.kind
+        );
+        let (status, _) = world
+            .api
+            .json("POST", "/api/v1/cases", Some(world.token("south")), json!({"workflow": "invoice", "data": {"invoice_number": "INV-2025-0002", "participant": participant()}}))
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::CREATED,
+            "{}: within one organisation",
+            db.kind
+        );
         world
             .refused(
                 "finance",
