@@ -120,6 +120,34 @@ fn a_form_naming_an_unknown_option_list_is_located() {
     );
 }
 
+#[test]
+fn tables_named_in_rules_must_exist() {
+    let home = Home::intake();
+    home.write("rules/data/iwi.yaml", IWI);
+    let yaml = INTAKE_YAML.replace(
+        "    guard: intake::ok(form)",
+        "    guard: 'intake::ok(form) && options(\"iwi\").len() > 0 && lookup(\"prices\", \"x\") == ()'",
+    );
+    home.write("workflows/intake.yaml", &yaml);
+    let rules = format!(
+        "{}\nfn price(code) {{\n    lookup(\"ndis_item\", code)\n}}\n",
+        common::INTAKE_RULES
+    );
+    home.write("rules/intake.rhai", &rules);
+    let run = home.check();
+    assert_error(
+        &run,
+        &at("workflows/intake.yaml", &yaml, "guard:", "\"prices\""),
+        "no reference table `prices` (expected rules/data/prices.yaml)",
+    );
+    assert_error(
+        &run,
+        &at("rules/intake.rhai", &rules, "lookup(", "\"ndis_item\""),
+        "no reference table `ndis_item` (expected rules/data/ndis_item.yaml)",
+    );
+    assert_eq!(run.errors().len(), 2, "{}", run.out);
+}
+
 fn source(path: &str, name: &str, text: &str) -> SourceFile {
     SourceFile {
         path: path.to_owned(),
@@ -215,7 +243,8 @@ fn rules_look_rows_up_and_list_options() {
 
 #[test]
 fn an_unknown_table_is_a_rule_error_naming_it() {
-    let catalog = catalog(r#"lookup("prices", form.item) != ()"#, "{}");
+    // Named by an expression, the table can only be missed when the rule runs.
+    let catalog = catalog(r#"lookup("pri" + "ces", form.item) != ()"#, "{}");
     match finish(&catalog, json!({"outcome": "good", "item": "x"})) {
         Err(Refusal::Rule(message)) => {
             assert!(

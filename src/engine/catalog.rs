@@ -58,6 +58,17 @@ impl Catalog {
             .map(|file| (file.name.clone(), file.text.clone()))
             .collect();
         let (rules, failures) = Rules::new(&modules, data);
+        for file in &sources.rules {
+            for (table, line, column) in crate::rules::tables_named(&file.text) {
+                if !rules.knows_table(&table) {
+                    diagnostics.push(Diagnostic::error(
+                        &file.path,
+                        Pos::new(line, column),
+                        format!("no reference table `{table}` (expected rules/data/{table}.yaml)"),
+                    ));
+                }
+            }
+        }
         for (name, error) in failures {
             let path = file_path(&sources.rules, &name);
             diagnostics.push(Diagnostic::error(

@@ -14,7 +14,7 @@ use super::model::{NotifyDoc, StateDoc};
 use super::parse::closest;
 use super::source_map::{Seg, SourceMap};
 use crate::forms::Form;
-use crate::rules::{Script, form_fields_read, module_calls};
+use crate::rules::{Script, form_fields_read, module_calls, tables_named};
 use crate::yaml_path;
 
 pub(super) struct Checker<'a> {
@@ -99,6 +99,16 @@ impl Checker<'_> {
                     path,
                     format!("rules/{module}.rhai has no function `{function}`"),
                 );
+            }
+        }
+        for (table, line, column) in tables_named(source) {
+            if !self.context.rules.knows_table(&table) {
+                let pos = self.map.script(path, line, column);
+                self.diagnostics.push(Diagnostic::error(
+                    self.file,
+                    pos,
+                    format!("no reference table `{table}` (expected rules/data/{table}.yaml)"),
+                ));
             }
         }
         let fields = if self.form_unknown {

@@ -30,6 +30,7 @@ pub(super) fn load(files: &[SourceFile], diagnostics: &mut Vec<Diagnostic>) -> R
             continue;
         }
         seen.push(file);
+        data.declare(&file.name);
         let before = diagnostics.len();
         let Some(table) = read_table(file, diagnostics) else {
             continue;

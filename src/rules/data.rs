@@ -29,6 +29,8 @@ struct Table {
 #[derive(Debug, Clone, Default)]
 pub struct ReferenceData {
     tables: HashMap<String, Table>,
+    /// Every table file found, including those left out for their errors.
+    declared: std::collections::HashSet<String>,
 }
 
 impl ReferenceData {
@@ -50,6 +52,15 @@ impl ReferenceData {
         }
         self.tables.insert(name.to_owned(), table);
         Ok(())
+    }
+
+    /// Notes that a file for table `name` exists, whether or not it loads.
+    pub fn declare(&mut self, name: &str) {
+        self.declared.insert(name.to_owned());
+    }
+
+    pub fn is_declared(&self, name: &str) -> bool {
+        self.declared.contains(name) || self.tables.contains_key(name)
     }
 
     pub fn has_table(&self, name: &str) -> bool {

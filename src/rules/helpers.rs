@@ -67,7 +67,7 @@ pub fn age_on(born: NaiveDate, on: NaiveDate) -> i64 {
     years
 }
 
-pub fn register(engine: &mut Engine, data: ReferenceData) {
+pub fn register(engine: &mut Engine, data: Arc<ReferenceData>) {
     engine.register_fn("is_date", |text: ImmutableString| {
         parse_date(&text).is_some()
     });
@@ -124,7 +124,6 @@ pub fn register(engine: &mut Engine, data: ReferenceData) {
             Ok((time_arg(&end)? - time_arg(&start)?).num_minutes())
         },
     );
-    let data = Arc::new(data);
     let tables = data.clone();
     engine.register_fn(
         "lookup",

@@ -19,7 +19,7 @@ use rhai::{AST, Dynamic, Engine, EvalAltResult, Module, Scope};
 
 pub use data::{Choice, ReferenceData};
 pub use helpers::parse_date;
-pub use scan::{form_fields_read, mentions_variable, module_calls};
+pub use scan::{form_fields_read, mentions_variable, module_calls, tables_named};
 
 /// The most work one evaluation may do: a loop without an exit stops here within milliseconds.
 pub const MAX_OPERATIONS: u64 = 200_000;
@@ -174,6 +174,7 @@ pub struct Rules {
     modules: HashMap<String, HashSet<String>>,
     /// Modules that failed to compile: already reported, so callers stay quiet about them.
     broken: HashSet<String>,
+    data: Arc<ReferenceData>,
 }
 
 impl Rules {
@@ -184,7 +185,8 @@ impl Rules {
         data: ReferenceData,
     ) -> (Self, Vec<(String, CompileError)>) {
         let mut engine = sandboxed_engine();
-        helpers::register(&mut engine, data);
+        let data = Arc::new(data);
+        helpers::register(&mut engine, data.clone());
         let mut failures = Vec::new();
         let mut compiled = HashMap::new();
         for (name, source) in modules {
@@ -200,8 +202,15 @@ impl Rules {
             engine,
             modules: compiled,
             broken: failures.iter().map(|(name, _)| name.clone()).collect(),
+            data,
         };
         (rules, failures)
+    }
+
+    /// Whether `rules/data/` has a table `name` (even one left out for its errors, which are
+    /// reported at the table).
+    pub fn knows_table(&self, name: &str) -> bool {
+        self.data.is_declared(name)
     }
 
     pub fn has_module(&self, name: &str) -> bool {
