@@ -37,7 +37,9 @@ transitions:
     fire_linked:
       - link: plan
         transition: record_usage
-        form: { amount: case.cost, by: actor.id }
+        form: { amount: case.cost, by: actor.id, note: case.no_note }
+    start:
+      - { workflow: plan, data: { budget: case.cost, note: case.no_note } }
 tests:
   - name: approved within the budget
     data: { plan_id: p-1, cost: 50 }
@@ -157,6 +159,14 @@ fn a_move_asks_for_a_transition_on_the_linked_case() {
         transition: "record_usage".to_owned(),
         form: json!({"amount": 150, "by": "sam@example.org"}),
     }));
+    assert!(
+        moved.effects.contains(&Effect::StartCase {
+            workflow: "plan".to_owned(),
+            data: json!({"budget": 150}),
+        }),
+        "a field giving () is left out of a started case: {:?}",
+        moved.effects
+    );
     assert!(
         moved
             .effects

@@ -160,7 +160,10 @@ pub fn fire_with_links(
                         start.workflow, error.message
                     ))
                 })?;
-            data_path::set(&mut case_data, field, value);
+            // As with `set`, `()` leaves the field out of the new case.
+            if !value.is_null() {
+                data_path::set(&mut case_data, field, value);
+            }
         }
         outcome.effects.push(Effect::StartCase {
             workflow: start.workflow.clone(),

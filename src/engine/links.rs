@@ -42,7 +42,9 @@ pub(super) fn linked_effect(
                     fire_linked.link, error.message
                 ))
             })?;
-        data_path::set(&mut form, field, value);
+        if !value.is_null() {
+            data_path::set(&mut form, field, value);
+        }
     }
     outcome.effects.push(Effect::FireLinked {
         link: fire_linked.link.clone(),
