@@ -450,6 +450,31 @@ fn every_shipped_template_renders_for_a_referral() {
             "decline": {"reason": "referred_elsewhere", "details": "Closer to home"}
         }
     });
+    // The fields the other shipped processes' templates read.
+    let others: Value = serde_json::from_str(
+        r#"{
+        "name": "Aroha Ngata", "risk_notes": "Disclosed self-harm", "episode": 1,
+        "consent_expiry": "2027-01-05", "exit": {"reason": "goals_met", "exit_date": "2026-06-01"},
+        "participant": {"name": "Jordan Lee", "ndis_number": "430123456"},
+        "worker_id": "kim@example.org", "cost": 140.46,
+        "session": {"date": "2026-01-05"}, "rejection": {"reason": "times_incorrect"},
+        "used": 900.0, "total_budget": 1000.0, "end_date": "2026-06-30",
+        "invoice_number": "INV-1", "due_date": "2026-01-20",
+        "totals": {"subtotal": 165.21, "gst": 2.48, "total": 167.69},
+        "requirement": "conc_8_2_financial_statement", "check_type": "file_review",
+        "deadline": "2026-01-15", "finding": {"text": "Income not verified", "severity": "minor"},
+        "remedial": {"action": "Re-verify income", "deadline": "2026-02-15"},
+        "resident": {"name": "Margaret Hughes"}, "plan_type": "nursing", "review_date": "2026-04-01",
+        "category": "fall", "severity": "serious", "occurred_on": "2026-01-05",
+        "description": "Found on the floor", "immediate_action": "GP called"
+        }"#,
+    )
+    .expect("sample data");
+    let mut case = case;
+    case["data"]
+        .as_object_mut()
+        .expect("data")
+        .extend(others.as_object().expect("object").clone());
     for entry in
         std::fs::read_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/notify"))
             .expect("templates")

@@ -15,7 +15,7 @@ use super::docs::Problem;
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, Caller, path_id};
 use super::observe::RequestId;
-use crate::engine::{CaseView, available};
+use crate::engine::{CaseView, available_with_links};
 use crate::storage::{CaseFilter, CaseRead, CaseRecord};
 use crate::web::render_form;
 
@@ -31,7 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// Records who looked at which cases, for the access log regulators ask for.
-async fn log_reads(
+pub(super) async fn log_reads(
     state: &AppState,
     caller: &Caller,
     request_id: &RequestId,
@@ -270,7 +270,17 @@ async fn transitions(
         state: &case.state,
         data: &case.data,
     };
-    let listed = available(&definition, view, &caller.actor(), chrono::Utc::now());
+    let links = state
+        .service
+        .linked_data(caller.org, &definition, &case.data)
+        .await?;
+    let listed = available_with_links(
+        &definition,
+        view,
+        &links,
+        &caller.actor(),
+        chrono::Utc::now(),
+    );
     let read_only = caller.read_only();
     Ok(Json(
         listed

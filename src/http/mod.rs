@@ -4,6 +4,7 @@
 mod admin;
 mod auth;
 mod cases;
+mod clients;
 mod docs;
 mod error;
 mod export;
@@ -58,6 +59,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(auth::router())
         .merge(workflows::router())
         .merge(cases::router())
+        .merge(clients::router())
         .merge(inbox::router())
         .merge(admin::router())
         .merge(export::router())

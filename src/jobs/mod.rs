@@ -5,6 +5,7 @@
 
 mod cron;
 mod dispatch;
+mod linked;
 mod run;
 
 use std::sync::Arc;
@@ -52,6 +53,14 @@ pub enum Job {
     },
     /// One tick (Unix seconds) of a periodic job.
     Cron { periodic: Periodic, tick: i64 },
+    /// A transition a move asked for on a linked case; `key` makes it fire once.
+    FireLinked {
+        org: Uuid,
+        case: String,
+        transition: String,
+        form: serde_json::Value,
+        key: String,
+    },
 }
 
 /// What the workers need.

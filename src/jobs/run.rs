@@ -173,6 +173,16 @@ async fn handle(job: Job, context: Data<Arc<JobContext>>) -> Result<(), BoxDynEr
             periodic.name(),
             periodic_work(&context, periodic, tick).await,
         ),
+        Job::FireLinked {
+            org,
+            case,
+            transition,
+            form,
+            key,
+        } => (
+            "fire_linked",
+            super::linked::fire_linked(&context, org, &case, &transition, &form, &key).await,
+        ),
     };
     match &result {
         Ok(outcome) => metrics.job(name, outcome),

@@ -11,6 +11,7 @@ mod access;
 mod audit;
 mod batch;
 mod cases;
+mod clients;
 mod connect;
 mod definitions;
 mod jobs;
@@ -18,6 +19,7 @@ mod orgs;
 mod outbox;
 mod retention;
 mod tokens;
+mod unique;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -29,6 +31,7 @@ pub use audit::{
     canonical_json, content_digest, entry_hash, hex,
 };
 pub use cases::{CaseFilter, CasePage, CaseRecord, Move, NewCase, OutboxItem};
+pub use clients::ClientQuery;
 pub use definitions::DefinitionRow;
 pub use jobs::FailedJob;
 pub use orgs::{Organisation, User};

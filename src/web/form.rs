@@ -88,7 +88,14 @@ fn field_html(html: &mut String, name: &str, schema: &Value, required: bool, ui:
         );
     } else {
         let _ = writeln!(html, "<label for=\"{id}\">{}{star}</label>", escape(&label));
-        if let Some(choices) = schema.get("enum").and_then(Value::as_array) {
+        // A list field whose items are options (`"x-ui": {"options": ...}`) is a multiple select.
+        let multiple = kind == "array";
+        let choices = if multiple {
+            schema.get("items").and_then(|items| items.get("enum"))
+        } else {
+            schema.get("enum")
+        };
+        if let Some(choices) = choices.and_then(Value::as_array) {
             let choices: Vec<(String, String)> = choices
                 .iter()
                 .map(|choice| {
@@ -101,7 +108,7 @@ fn field_html(html: &mut String, name: &str, schema: &Value, required: bool, ui:
                     (value, shown)
                 })
                 .collect();
-            if widget == "radio" {
+            if widget == "radio" && !multiple {
                 for (index, (value, shown)) in choices.iter().enumerate() {
                     let _ = writeln!(
                         html,
@@ -112,11 +119,15 @@ fn field_html(html: &mut String, name: &str, schema: &Value, required: bool, ui:
                     );
                 }
             } else {
-                let _ = write!(
+                let _ = writeln!(
                     html,
-                    "<select id=\"{id}\" name=\"{}\"{need}>\n<option value=\"\">Choose…</option>\n",
-                    escape(name)
+                    "<select id=\"{id}\" name=\"{}\"{}{need}>",
+                    escape(name),
+                    if multiple { " multiple" } else { "" }
                 );
+                if !multiple {
+                    html.push_str("<option value=\"\">Choose…</option>\n");
+                }
                 for (value, shown) in &choices {
                     let _ = writeln!(
                         html,
