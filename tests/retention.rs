@@ -444,6 +444,17 @@ async fn erasure_is_for_admins_of_the_organisation_and_stops_at_a_legal_hold() {
         assert_eq!(transitions, ["legal_hold", "legal_hold", "erasure"]);
         assert!(!history.to_string().contains("Ben Carter"), "{history}");
         verified(&store).await;
+
+        // The case goes on and gathers a phone number; its policy still removes it.
+        close(&service, orgs[0], case).await;
+        let later = service_at(&store, &catalog, Utc::now() + Duration::days(6 * 366));
+        assert_eq!(
+            steps_for(&sweep(&later, false).await, case),
+            [("anonymise".to_owned(), vec!["/client/phone".to_owned()])],
+            "{}",
+            db.kind
+        );
+        verified(&store).await;
     }
 }
 

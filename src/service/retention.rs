@@ -177,10 +177,9 @@ impl Service {
             audit_hash: record.audit_hash.clone(),
         };
         let target = personal_target(personal_pointers(&definition));
-        let marks = ScrubMarks {
-            anonymised: true,
-            ..ScrubMarks::default()
-        };
+        // Not marked anonymised: an open case may gather personal data again,
+        // which its retention policy must still remove when the time comes.
+        let marks = ScrubMarks::default();
         let scrub = build_scrub(
             &definition,
             &case,
