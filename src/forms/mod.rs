@@ -20,7 +20,7 @@ mod walk;
 #[cfg(test)]
 mod tests;
 
-pub use ui::{FieldUi, UiHints};
+pub use ui::{FieldUi, UiHints, humanise};
 
 use serde_json::Value;
 use std::collections::BTreeMap;

@@ -31,7 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// Records who looked at which cases, for the access log regulators ask for.
-async fn log_reads(
+pub(super) async fn log_reads(
     state: &AppState,
     caller: &Caller,
     request_id: &RequestId,
@@ -162,7 +162,7 @@ async fn load(state: &AppState, caller: &Caller, id: &str) -> ApiResult<CaseReco
 }
 
 /// The case and the definition version it is pinned to.
-async fn load_with_definition(
+pub(super) async fn load_with_definition(
     state: &AppState,
     caller: &Caller,
     id: &str,
@@ -244,13 +244,13 @@ async fn history(
 
 #[derive(Serialize, ToSchema)]
 pub struct TransitionView {
-    name: String,
-    title: String,
+    pub(super) name: String,
+    pub(super) title: String,
     /// Whether the caller may fire it now.
-    allowed: bool,
+    pub(super) allowed: bool,
     /// Why not, when not allowed.
-    reasons: Vec<String>,
-    form: Option<String>,
+    pub(super) reasons: Vec<String>,
+    pub(super) form: Option<String>,
 }
 
 /// The transitions leaving the case's state, each with whether the caller may fire it and why not.
@@ -266,28 +266,35 @@ async fn transitions(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<TransitionView>>> {
     let (case, definition) = load_with_definition(&state, &caller, &id).await?;
+    Ok(Json(transition_views(&case, &definition, &caller)))
+}
+
+/// What the caller may fire on the case now, and why not: the API's list and the case page's buttons.
+pub(super) fn transition_views(
+    case: &CaseRecord,
+    definition: &crate::engine::Definition,
+    caller: &Caller,
+) -> Vec<TransitionView> {
     let view = CaseView {
         state: &case.state,
         data: &case.data,
     };
-    let listed = available(&definition, view, &caller.actor(), chrono::Utc::now());
+    let listed = available(definition, view, &caller.actor(), chrono::Utc::now());
     let read_only = caller.read_only();
-    Ok(Json(
-        listed
-            .into_iter()
-            .map(|item| TransitionView {
-                name: item.name,
-                title: item.title,
-                allowed: item.allowed && !read_only,
-                reasons: if read_only {
-                    vec!["the auditor role fires no transition".to_owned()]
-                } else {
-                    item.reasons
-                },
-                form: item.form,
-            })
-            .collect(),
-    ))
+    listed
+        .into_iter()
+        .map(|item| TransitionView {
+            name: item.name,
+            title: item.title,
+            allowed: item.allowed && !read_only,
+            reasons: if read_only {
+                vec!["the auditor role fires no transition".to_owned()]
+            } else {
+                item.reasons
+            },
+            form: item.form,
+        })
+        .collect()
 }
 
 #[derive(Serialize, ToSchema)]

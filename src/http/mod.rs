@@ -12,6 +12,7 @@ mod idempotency;
 mod inbox;
 mod jobs;
 mod observe;
+mod pages;
 mod sessions;
 mod workflows;
 
@@ -66,6 +67,7 @@ fn api() -> OpenApiRouter<AppState> {
 pub fn router(state: AppState) -> Router {
     let (routes, _) = api().split_for_parts();
     routes
+        .merge(pages::router())
         .fallback(|| async { ApiError::NotFound })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(
