@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 pub use diff::{DiffLine, line_diff};
 pub use form::{FormView, escape, field_id, pointer_to_name, render_fields, render_form};
 pub use form_input::read_form;
-pub use summary::{change_label, render_summary, short_value};
+pub use summary::{change_label, change_value, render_summary};
 
 /// The stylesheet, served as `/static/app.css`.
 pub const APP_CSS: &str = include_str!("../../static/app.css");

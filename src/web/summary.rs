@@ -143,12 +143,34 @@ pub fn short_value(value: &Value) -> String {
     }
 }
 
+/// A changed value as shown in the timeline: a choice by its label, like the summary shows it.
+pub fn change_value(path: &str, value: &Value, form: Option<&Form>) -> String {
+    let Some(form) = form else {
+        return short_value(value);
+    };
+    let root = form.schema();
+    let mut field = root;
+    for segment in path.split('.') {
+        field = schema::resolve(
+            root,
+            field
+                .get("properties")
+                .and_then(|properties| properties.get(segment))
+                .unwrap_or(&Value::Null),
+        );
+    }
+    choice_text(form.ui(), &pointer_of(path), field, value)
+}
+
+fn pointer_of(path: &str) -> String {
+    path.split('.')
+        .map(|segment| format!("/{}", segment.replace('~', "~0").replace('/', "~1")))
+        .collect()
+}
+
 /// The label of a changed field (`assessment.presenting_issue`) from the case schema.
 pub fn change_label(path: &str, form: Option<&Form>, lang: &str) -> String {
-    let pointer: String = path
-        .split('.')
-        .map(|segment| format!("/{}", segment.replace('~', "~0").replace('/', "~1")))
-        .collect();
+    let pointer = pointer_of(path);
     form.and_then(|form| form.ui().label_in(&pointer, lang).map(str::to_owned))
         .unwrap_or_else(|| {
             path.split('.')

@@ -103,8 +103,16 @@ async fn case_page(
                         schema,
                         session.lang,
                     ),
-                    old: web::short_value(&change["old"]),
-                    new: web::short_value(&change["new"]),
+                    old: web::change_value(
+                        change["path"].as_str().unwrap_or(""),
+                        &change["old"],
+                        schema,
+                    ),
+                    new: web::change_value(
+                        change["path"].as_str().unwrap_or(""),
+                        &change["new"],
+                        schema,
+                    ),
                 })
                 .collect(),
         })

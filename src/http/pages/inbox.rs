@@ -88,14 +88,16 @@ async fn inbox_page(
         newest.insert(row.workflow, (row.version, row.title));
     }
     let mut states: Vec<Choice> = Vec::new();
+    let mut definitions = BTreeMap::new();
     for (workflow, (version, _)) in &newest {
-        if selected_workflow.as_ref().is_some_and(|w| w != workflow) {
-            continue;
-        }
         let definition = state
             .service
             .definition(caller.org, workflow, *version)
             .await?;
+        definitions.insert(workflow.clone(), definition.clone());
+        if selected_workflow.as_ref().is_some_and(|w| w != workflow) {
+            continue;
+        }
         for (name, info) in &definition.states {
             if !info.terminal && !states.iter().any(|s| &s.name == name) {
                 states.push(Choice {
@@ -127,7 +129,16 @@ async fn inbox_page(
                 |due| format!("{} ({})", when(due), relative(due, now)),
             ),
             overdue: task.due.is_some_and(|due| due < now),
-            actions: task.transitions,
+            actions: task
+                .transitions
+                .iter()
+                .map(|name| {
+                    definitions
+                        .get(&task.workflow)
+                        .and_then(|d| d.transitions.get(name))
+                        .map_or_else(|| name.clone(), |t| t.title.clone())
+                })
+                .collect(),
         })
         .collect();
     let notes: Vec<Note> = state

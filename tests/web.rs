@@ -1,0 +1,536 @@
+//! The web pages in a real headless Chromium, against the real service on a
+//! port of its own, on SQLite and (with TEST_POSTGRES_URL) PostgreSQL: sign
+//! in, the inbox, a referral assessment refused for a missing field then
+//! completed, repeatable emergency-contact rows, and a program manager
+//! fixing a definition and publishing version 2. Every page is checked with
+//! axe-core and photographed into target/web-screenshots.
+
+#[path = "common/browser.rs"]
+mod browser;
+mod common;
+
+use std::sync::Arc;
+
+use browser::Browser;
+use caseflow::engine::Catalog;
+use caseflow::http::{AppState, router};
+use caseflow::service::Service;
+use common::Home;
+use common::api::{PASSWORD, user};
+use common::db::{TestDb, databases, shipped_referral};
+use serde_json::{Value, json};
+
+const VISIT_YAML: &str = r"workflow: visit
+version: 1
+title: Home visit
+initial: planned
+states:
+  planned: { title: Visit planned }
+  visited: { title: Visited, terminal: true }
+transitions:
+  record_visit:
+    title: Record the visit
+    from: [planned]
+    form: home_visit
+    set: { emergency_contacts: form.emergency_contacts }
+    to: visited
+";
+
+const HOME_VISIT_SCHEMA: &str = r#"{
+  "type": "object", "additionalProperties": false, "required": ["emergency_contacts"],
+  "properties": {
+    "visit_date": { "type": "string", "format": "date", "x-ui": { "label": "Visit date", "labels": { "mi": "Rā toro" } } },
+    "emergency_contacts": {
+      "type": "array", "minItems": 1,
+      "x-ui": { "label": "Emergency contacts", "help": "In the order to call them." },
+      "items": {
+        "type": "object", "title": "Contact", "additionalProperties": false, "required": ["name", "phone"],
+        "properties": {
+          "name": { "type": "string", "minLength": 1, "x-ui": { "label": "Name" } },
+          "phone": { "type": "string", "minLength": 6, "x-ui": { "label": "Phone" } },
+          "relationship": { "enum": ["whanau", "friend", "neighbour"], "x-ui": { "label": "Relationship" } }
+        }
+      }
+    }
+  }
+}"#;
+
+/// The running service: its address, the service behind it, the org and its cases.
+struct Site {
+    base: String,
+    service: Arc<Service>,
+    org: uuid::Uuid,
+    referral: uuid::Uuid,
+    visit: uuid::Uuid,
+    server: tokio::task::JoinHandle<()>,
+    _home: Home,
+}
+
+async fn start_site(db: &TestDb) -> Site {
+    let home = Home::shipped();
+    home.write("workflows/visit.yaml", VISIT_YAML);
+    home.write("schemas/home_visit.json", HOME_VISIT_SCHEMA);
+    let (catalog, problems) = Catalog::load(&caseflow::home::load_sources(home.path(), None));
+    assert!(problems.iter().all(|p| !p.is_error()), "{problems:?}");
+    let service = Arc::new(Service::new(
+        db.store().await,
+        Arc::new(catalog),
+        Arc::new(chrono::Utc::now),
+    ));
+    let org = service
+        .store()
+        .create_org("north", chrono::Utc::now())
+        .await
+        .expect("org")
+        .id;
+    for (file, text) in [
+        ("referral.yaml", shipped_referral()),
+        ("visit.yaml", VISIT_YAML.to_owned()),
+    ] {
+        service
+            .publish(org, file, &text, "test")
+            .await
+            .expect("publish");
+    }
+    user(
+        &service,
+        org,
+        "pm@example.org",
+        &["admin", "clinician", "team_leader"],
+    )
+    .await;
+    user(&service, org, "clinician@example.org", &["clinician"]).await;
+    let actor = caseflow::rules::Actor::user("intake@example.org".to_owned(), vec![]);
+    let data = json!({
+        "client": {"name": "Aroha Ngata", "date_of_birth": "2008-04-01"},
+        "referrer": {"name": "Dr Walker", "organisation": "GP", "email": "gp@example.org"},
+        "reason": "Low mood"});
+    let referral = service
+        .create_case(org, &actor, "referral", data, None)
+        .await
+        .expect("referral")
+        .id;
+    let visit = service
+        .create_case(org, &actor, "visit", json!({}), None)
+        .await
+        .expect("visit")
+        .id;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    let app = router(AppState::new(service.clone()));
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Site {
+        base,
+        service,
+        org,
+        referral,
+        visit,
+        server,
+        _home: home,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_and_program_managers_use_the_pages_in_chromium() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    for db in databases().await {
+        let site = start_site(&db).await;
+        let kind = db.kind;
+        browser.client.delete_all_cookies().await.expect("cookies");
+        sign_in(
+            &browser,
+            &site,
+            &format!("{kind}-01"),
+            "clinician@example.org",
+        )
+        .await;
+        assessment(&browser, &site, kind).await;
+        emergency_contacts(&browser, &site, kind).await;
+        browser.client.delete_all_cookies().await.expect("cookies");
+        sign_in(&browser, &site, &format!("{kind}-10"), "pm@example.org").await;
+        program_manager(&browser, &site, kind).await;
+        narrow_screen(&site, kind).await;
+        site.server.abort();
+    }
+    browser.stop().await;
+}
+
+async fn sign_in(browser: &Browser, site: &Site, shot: &str, email: &str) {
+    let kind = shot;
+    browser.goto(&format!("{}/inbox", site.base)).await;
+    assert!(
+        browser.path().await.starts_with("/login"),
+        "{kind}: not signed in yet"
+    );
+    browser.assert_accessible("the sign-in page").await;
+    browser.screenshot(&format!("{shot}-sign-in")).await;
+    browser.type_into("#email", email).await;
+    browser.type_into("#password", "not the password").await;
+    browser.click("form.stack button[type=submit]").await;
+    assert!(
+        browser.text(".error-summary").await.contains("not right"),
+        "{kind}: a wrong password is refused"
+    );
+    browser.type_into("#password", PASSWORD).await;
+    browser.click("form.stack button[type=submit]").await;
+    browser.find("#tasks-heading").await;
+    assert_eq!(
+        browser.path().await,
+        "/inbox",
+        "{kind}: back where they set out"
+    );
+}
+
+async fn assessment(browser: &Browser, site: &Site, kind: &str) {
+    // A notification for the unread count.
+    let me = site
+        .service
+        .store()
+        .user_by_email("clinician@example.org")
+        .await
+        .expect("user");
+    let note = caseflow::storage::Notification {
+        id: uuid::Uuid::now_v7(),
+        case_id: Some(site.referral),
+        template: "referral_waiting".to_owned(),
+        subject: "A referral is waiting for assessment".to_owned(),
+        body: "Please assess it.".to_owned(),
+        created_at: chrono::Utc::now(),
+        read_at: None,
+    };
+    site.service
+        .store()
+        .insert_notification(site.org, me.id, &note)
+        .await
+        .expect("notification");
+    browser.goto(&format!("{}/inbox", site.base)).await;
+    assert!(
+        browser.text("#notes-heading").await.contains("1 unread"),
+        "{kind}"
+    );
+    assert!(
+        browser.text("header nav .badge").await.starts_with('1'),
+        "{kind}"
+    );
+    let row = browser.text("table.tasks tbody").await;
+    assert!(row.contains("Waiting for assessment"), "{kind}: {row}");
+    assert!(row.contains("Record assessment"), "{kind}: {row}");
+    browser.assert_accessible("the inbox").await;
+    browser.screenshot(&format!("{kind}-02-inbox")).await;
+
+    browser.click("table.tasks a").await;
+    assert_eq!(
+        browser.text("#case-state").await,
+        "Waiting for assessment",
+        "{kind}"
+    );
+    browser.assert_accessible("the case page").await;
+    browser.screenshot(&format!("{kind}-03-case")).await;
+    browser
+        .click(&format!(
+            "a[href='/cases/{}/transitions/assess']",
+            site.referral
+        ))
+        .await;
+
+    // Risk level chosen, the presenting issue left out: refused at the field.
+    browser.click("label[for='field-risk_level-1']").await;
+    let language = "#field-interpreter_language";
+    assert!(
+        !browser
+            .find(language)
+            .await
+            .is_displayed()
+            .await
+            .expect("shown?"),
+        "{kind}"
+    );
+    browser.click("#field-interpreter_needed").await;
+    assert!(
+        browser
+            .find(language)
+            .await
+            .is_displayed()
+            .await
+            .expect("shown?"),
+        "{kind}: shown once ticked"
+    );
+    browser.type_into(language, "Samoan").await;
+    browser.click("#field-interpreter_needed").await;
+    assert!(
+        !browser
+            .find(language)
+            .await
+            .is_displayed()
+            .await
+            .expect("shown?"),
+        "{kind}: hidden again"
+    );
+    browser
+        .screenshot(&format!("{kind}-04-assessment-form"))
+        .await;
+    browser
+        .click("form.generated .form-actions button[type=submit]")
+        .await;
+    let message = browser.text("#field-presenting_issue-error").await;
+    assert!(
+        message.ends_with("Presenting issue is required"),
+        "{kind}: {message}"
+    );
+    assert_eq!(
+        browser
+            .find("#field-risk_level-1")
+            .await
+            .prop("checked")
+            .await
+            .expect("prop")
+            .as_deref(),
+        Some("true"),
+        "{kind}: the typed values are kept"
+    );
+    browser.assert_accessible("the form with errors").await;
+    browser
+        .screenshot(&format!("{kind}-05-assessment-errors"))
+        .await;
+
+    browser
+        .type_into("#field-presenting_issue", "Stress at school")
+        .await;
+    browser
+        .click("form.generated .form-actions button[type=submit]")
+        .await;
+    browser.find(".flash").await;
+    assert_eq!(
+        browser.text("#case-state").await,
+        "Assessed, waiting for a programme",
+        "{kind}: the new state"
+    );
+    let newest = browser.text(".timeline li").await;
+    assert!(newest.contains("Record assessment"), "{kind}: {newest}");
+    assert!(newest.contains("clinician@example.org"), "{kind}: {newest}");
+    assert!(
+        newest.contains("Medium"),
+        "{kind}: the changed risk level: {newest}"
+    );
+    browser.screenshot(&format!("{kind}-06-assessed")).await;
+    // The hidden interpreter language was not sent.
+    let history = site
+        .service
+        .store()
+        .history(site.org, site.referral)
+        .await
+        .expect("history");
+    let form = history
+        .last()
+        .and_then(|entry| entry.form.clone())
+        .unwrap_or(Value::Null);
+    assert_eq!(
+        form["presenting_issue"], "Stress at school",
+        "{kind}: {form}"
+    );
+    assert!(form.get("interpreter_language").is_none(), "{kind}: {form}");
+}
+
+async fn emergency_contacts(browser: &Browser, site: &Site, kind: &str) {
+    browser
+        .goto(&format!(
+            "{}/cases/{}/transitions/record_visit",
+            site.base, site.visit
+        ))
+        .await;
+    assert_eq!(
+        browser.count("li.row").await,
+        1,
+        "{kind}: minItems rows to start"
+    );
+    browser
+        .type_into("[name='emergency_contacts[0].name']", "Mere")
+        .await;
+    browser
+        .type_into("[name='emergency_contacts[0].phone']", "021 555 0101")
+        .await;
+    browser
+        .click("[data-repeat] > button[data-action=add]")
+        .await;
+    browser
+        .click("[data-repeat] > button[data-action=add]")
+        .await;
+    assert_eq!(browser.count("li.row").await, 3, "{kind}: two rows added");
+    browser
+        .type_into("[name='emergency_contacts[1].name']", "Removed soon")
+        .await;
+    browser
+        .type_into("[name='emergency_contacts[2].name']", "Hemi")
+        .await;
+    browser
+        .type_into("[name='emergency_contacts[2].phone']", "027 555 0202")
+        .await;
+    browser
+        .screenshot(&format!("{kind}-07-contacts-three-rows"))
+        .await;
+    browser
+        .click("li.row:nth-child(2) button[data-action=remove]")
+        .await;
+    assert_eq!(browser.count("li.row").await, 2, "{kind}: a row removed");
+    // Hemi moves to the top: the first to call.
+    browser
+        .click("li.row:nth-child(2) button[data-action=up]")
+        .await;
+    let first = browser
+        .js(
+            "return document.querySelector(\"[name='emergency_contacts[0].name']\").value;",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        first,
+        json!("Hemi"),
+        "{kind}: rows renumbered in screen order"
+    );
+    assert_eq!(
+        browser.text("li.row:nth-child(2) .row-number").await,
+        "2",
+        "{kind}"
+    );
+    browser.assert_accessible("the repeatable rows").await;
+    browser
+        .screenshot(&format!("{kind}-08-contacts-reordered"))
+        .await;
+    browser
+        .click("form.generated .form-actions button[type=submit]")
+        .await;
+    browser.find(".flash").await;
+    let case = site
+        .service
+        .store()
+        .case(site.org, site.visit)
+        .await
+        .expect("case");
+    assert_eq!(
+        case.data["emergency_contacts"],
+        json!([{"name": "Hemi", "phone": "027 555 0202"}, {"name": "Mere", "phone": "021 555 0101"}]),
+        "{kind}"
+    );
+    browser
+        .screenshot(&format!("{kind}-09-visit-recorded"))
+        .await;
+}
+
+async fn program_manager(browser: &Browser, site: &Site, kind: &str) {
+    browser.goto(&format!("{}/workflows", site.base)).await;
+    browser.assert_accessible("the workflows").await;
+    browser.screenshot(&format!("{kind}-11-workflows")).await;
+    browser
+        .goto(&format!("{}/workflows/editor", site.base))
+        .await;
+    let fixed = shipped_referral().replace("version: 1\n", "version: 2\n");
+    let broken = fixed.replacen("    to: assessed\n", "    to: asessed\n", 1);
+    let line = broken
+        .lines()
+        .position(|l| l == "    to: asessed")
+        .expect("line")
+        + 1;
+    // Pasted, as a program manager would.
+    browser
+        .js(
+            "document.getElementById('source').value = arguments[0];",
+            vec![json!(broken)],
+        )
+        .await;
+    browser.click("button[value=validate]").await;
+    let errors = browser.text("#error-summary").await;
+    assert!(
+        errors.contains(&format!("Line {line}, column")) && errors.contains("asessed"),
+        "{kind}: {errors}"
+    );
+    browser.assert_accessible("the editor with errors").await;
+    browser
+        .screenshot(&format!("{kind}-12-editor-errors"))
+        .await;
+    browser.click(&format!("a[data-line='{line}']")).await;
+    let focused = browser
+        .js("return document.activeElement.id;", vec![])
+        .await;
+    assert_eq!(
+        focused,
+        json!("source"),
+        "{kind}: the error link goes to the text"
+    );
+
+    browser
+        .js(
+            "document.getElementById('source').value = arguments[0];",
+            vec![json!(fixed)],
+        )
+        .await;
+    browser.click("button[value=publish]").await;
+    assert!(
+        browser.text(".flash").await.contains("Published version 2"),
+        "{kind}"
+    );
+    assert_eq!(
+        browser.path().await,
+        "/workflows/referral?version=2&published=2",
+        "{kind}"
+    );
+    browser.assert_accessible("the workflow page").await;
+    browser.screenshot(&format!("{kind}-13-workflow-v2")).await;
+    browser.goto(&format!("{}/workflows", site.base)).await;
+    let versions = browser.text("td.versions").await;
+    assert!(
+        versions.contains("v1") && versions.contains("v2"),
+        "{kind}: {versions}"
+    );
+    browser
+        .goto(&format!(
+            "{}/workflows/referral/diff?from=1&to=2",
+            site.base
+        ))
+        .await;
+    let added = browser.text("table.diff tr.added").await;
+    assert!(added.contains("version: 2"), "{kind}: {added}");
+    browser.assert_accessible("the diff").await;
+    browser.screenshot(&format!("{kind}-14-diff")).await;
+}
+
+async fn narrow_screen(site: &Site, kind: &str) {
+    let phone = Browser::start_sized(Some(360))
+        .await
+        .expect("a second browser");
+    sign_in(&phone, site, &format!("{kind}-15-phone"), "pm@example.org").await;
+    let width = phone.js("return window.innerWidth;", vec![]).await;
+    assert_eq!(width, json!(360), "{kind}: a phone's viewport");
+    for (name, path) in [
+        ("inbox", "/inbox".to_owned()),
+        ("case", format!("/cases/{}", site.referral)),
+        (
+            "form",
+            format!("/cases/{}/transitions/assign_program", site.referral),
+        ),
+        ("workflow", "/workflows/referral".to_owned()),
+    ] {
+        phone.goto(&format!("{}{path}", site.base)).await;
+        let fits = phone
+            .js(
+                "return document.documentElement.scrollWidth <= window.innerWidth;",
+                vec![],
+            )
+            .await;
+        assert_eq!(
+            fits,
+            json!(true),
+            "{kind}: {name} fits 360 px without sideways scrolling"
+        );
+        phone
+            .assert_accessible(&format!("the {name} page on a phone"))
+            .await;
+        phone.screenshot(&format!("{kind}-15-phone-{name}")).await;
+    }
+    phone.stop().await;
+}
