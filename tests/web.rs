@@ -8,131 +8,14 @@
 #[path = "common/browser.rs"]
 mod browser;
 mod common;
-
-use std::sync::Arc;
+#[path = "common/site.rs"]
+mod site;
 
 use browser::Browser;
-use caseflow::engine::Catalog;
-use caseflow::http::{AppState, router};
-use caseflow::service::Service;
-use common::Home;
-use common::api::{PASSWORD, user};
-use common::db::{TestDb, databases, shipped_referral};
+use common::api::PASSWORD;
+use common::db::{databases, shipped_referral};
 use serde_json::{Value, json};
-
-const VISIT_YAML: &str = r"workflow: visit
-version: 1
-title: Home visit
-initial: planned
-states:
-  planned: { title: Visit planned }
-  visited: { title: Visited, terminal: true }
-transitions:
-  record_visit:
-    title: Record the visit
-    from: [planned]
-    form: home_visit
-    set: { emergency_contacts: form.emergency_contacts }
-    to: visited
-";
-
-const HOME_VISIT_SCHEMA: &str = r#"{
-  "type": "object", "additionalProperties": false, "required": ["emergency_contacts"],
-  "properties": {
-    "visit_date": { "type": "string", "format": "date", "x-ui": { "label": "Visit date", "labels": { "mi": "Rā toro" } } },
-    "emergency_contacts": {
-      "type": "array", "minItems": 1,
-      "x-ui": { "label": "Emergency contacts", "help": "In the order to call them." },
-      "items": {
-        "type": "object", "title": "Contact", "additionalProperties": false, "required": ["name", "phone"],
-        "properties": {
-          "name": { "type": "string", "minLength": 1, "x-ui": { "label": "Name" } },
-          "phone": { "type": "string", "minLength": 6, "x-ui": { "label": "Phone" } },
-          "relationship": { "enum": ["whanau", "friend", "neighbour"], "x-ui": { "label": "Relationship" } }
-        }
-      }
-    }
-  }
-}"#;
-
-/// The running service: its address, the service behind it, the org and its cases.
-struct Site {
-    base: String,
-    service: Arc<Service>,
-    org: uuid::Uuid,
-    referral: uuid::Uuid,
-    visit: uuid::Uuid,
-    server: tokio::task::JoinHandle<()>,
-    _home: Home,
-}
-
-async fn start_site(db: &TestDb) -> Site {
-    let home = Home::shipped();
-    home.write("workflows/visit.yaml", VISIT_YAML);
-    home.write("schemas/home_visit.json", HOME_VISIT_SCHEMA);
-    let (catalog, problems) = Catalog::load(&caseflow::home::load_sources(home.path(), None));
-    assert!(problems.iter().all(|p| !p.is_error()), "{problems:?}");
-    let service = Arc::new(Service::new(
-        db.store().await,
-        Arc::new(catalog),
-        Arc::new(chrono::Utc::now),
-    ));
-    let org = service
-        .store()
-        .create_org("north", chrono::Utc::now())
-        .await
-        .expect("org")
-        .id;
-    for (file, text) in [
-        ("referral.yaml", shipped_referral()),
-        ("visit.yaml", VISIT_YAML.to_owned()),
-    ] {
-        service
-            .publish(org, file, &text, "test")
-            .await
-            .expect("publish");
-    }
-    user(
-        &service,
-        org,
-        "pm@example.org",
-        &["admin", "clinician", "team_leader"],
-    )
-    .await;
-    user(&service, org, "clinician@example.org", &["clinician"]).await;
-    let actor = caseflow::rules::Actor::user("intake@example.org".to_owned(), vec![]);
-    let data = json!({
-        "client": {"name": "Aroha Ngata", "date_of_birth": "2008-04-01"},
-        "referrer": {"name": "Dr Walker", "organisation": "GP", "email": "gp@example.org"},
-        "reason": "Low mood"});
-    let referral = service
-        .create_case(org, &actor, "referral", data, None)
-        .await
-        .expect("referral")
-        .id;
-    let visit = service
-        .create_case(org, &actor, "visit", json!({}), None)
-        .await
-        .expect("visit")
-        .id;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("address"));
-    let app = router(AppState::new(service.clone()));
-    let server = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    Site {
-        base,
-        service,
-        org,
-        referral,
-        visit,
-        server,
-        _home: home,
-    }
-}
+use site::{Site, start_site};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn staff_and_program_managers_use_the_pages_in_chromium() {
