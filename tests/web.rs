@@ -194,6 +194,13 @@ async fn assessment(browser: &Browser, site: &Site, kind: &str) {
         "Assessed, waiting for a programme",
         "{kind}: the new state"
     );
+    // What the clinician may not do next is shown greyed, with the reason.
+    let greyed = browser
+        .find("button[aria-describedby='why-assign_program']")
+        .await;
+    assert!(!greyed.is_enabled().await.expect("enabled?"), "{kind}");
+    let why = browser.text("#why-assign_program").await;
+    assert!(why.contains("team_leader"), "{kind}: {why}");
     let newest = browser.text(".timeline li").await;
     assert!(newest.contains("Record assessment"), "{kind}: {newest}");
     assert!(newest.contains("clinician@example.org"), "{kind}: {newest}");
@@ -378,6 +385,8 @@ async fn program_manager(browser: &Browser, site: &Site, kind: &str) {
         .await;
     let added = browser.text("table.diff tr.added").await;
     assert!(added.contains("version: 2"), "{kind}: {added}");
+    let folded = browser.text("table.diff tr.gap").await;
+    assert!(folded.ends_with("unchanged lines"), "{kind}: {folded}");
     browser.assert_accessible("the diff").await;
     browser.screenshot(&format!("{kind}-14-diff")).await;
 }

@@ -55,6 +55,49 @@ pub fn line_diff(old: &str, new: &str) -> Vec<DiffLine> {
     out
 }
 
+/// Unchanged lines shown around each change; longer unchanged runs fold into one row.
+const CONTEXT: usize = 3;
+
+/// The diff as people read it: each change with a few unchanged lines around
+/// it, and the long unchanged stretches between folded into a `gap` row
+/// whose text says how many lines it stands for.
+pub fn folded(lines: Vec<DiffLine>) -> Vec<DiffLine> {
+    let near_change: Vec<bool> = (0..lines.len())
+        .map(|i| {
+            let from = i.saturating_sub(CONTEXT);
+            let to = (i + CONTEXT + 1).min(lines.len());
+            lines[from..to].iter().any(|l| l.kind != "same")
+        })
+        .collect();
+    let mut out = Vec::new();
+    let mut hidden = 0;
+    for (line, keep) in lines.into_iter().zip(near_change) {
+        if keep {
+            if hidden > 0 {
+                out.push(gap(hidden));
+                hidden = 0;
+            }
+            out.push(line);
+        } else {
+            hidden += 1;
+        }
+    }
+    if hidden > 0 {
+        out.push(gap(hidden));
+    }
+    out
+}
+
+fn gap(count: usize) -> DiffLine {
+    let plural = if count == 1 { "" } else { "s" };
+    DiffLine {
+        kind: "gap",
+        old: None,
+        new: None,
+        text: format!("{count} unchanged line{plural}"),
+    }
+}
+
 fn line(kind: &'static str, old: Option<usize>, new: Option<usize>, text: &str) -> DiffLine {
     DiffLine {
         kind,
@@ -80,6 +123,29 @@ fn whole(a: &[&str], b: &[&str]) -> Vec<DiffLine> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_unchanged_stretches_fold_around_the_changes() {
+        let old: String = (1..=20).map(|n| format!("{n}\n")).collect();
+        let new = old.replace("\n10\n", "\nten\n");
+        let folded = folded(line_diff(&old, &new));
+        let shown: Vec<&str> = folded.iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(
+            shown,
+            vec![
+                "6 unchanged lines",
+                "7",
+                "8",
+                "9",
+                "10",
+                "ten",
+                "11",
+                "12",
+                "13",
+                "7 unchanged lines"
+            ]
+        );
+    }
 
     #[test]
     fn changed_lines_are_removed_then_added_and_the_rest_kept() {

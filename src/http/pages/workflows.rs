@@ -274,7 +274,7 @@ async fn diff(
         "removed",
         &lines.iter().filter(|l| l.kind == "removed").count(),
     );
-    context.insert("lines", &lines);
+    context.insert("lines", &web::folded(lines));
     let title = format!("{workflow}: changes");
     page(&state, &session, "diff.html", &title, "workflows", context).await
 }
@@ -291,18 +291,49 @@ async fn editor(
     Query(query): Query<EditorQuery>,
 ) -> PageResult<Response> {
     require_admin(&session)?;
-    let source = match &query.from {
-        Some(workflow) => {
-            state
-                .service
-                .store()
-                .definition(session.caller.org, workflow, query.version)
-                .await?
-                .source
-        }
-        None => String::new(),
+    let Some(workflow) = &query.from else {
+        return editor_page(&state, &session, "", &[], None, StatusCode::OK).await;
     };
-    editor_page(&state, &session, &source, &[], None, StatusCode::OK).await
+    let store = state.service.store();
+    let row = store
+        .definition(session.caller.org, workflow, query.version)
+        .await?;
+    let next = store
+        .definition(session.caller.org, workflow, None)
+        .await?
+        .version
+        + 1;
+    // A changed definition must carry a new version number: set it, and say so.
+    let source = with_version(&row.source, next);
+    let note = format!(
+        "This is {workflow} version {} with its version set to {next}, ready to change and publish.",
+        row.version
+    );
+    editor_page(&state, &session, &source, &[], Some(&note), StatusCode::OK).await
+}
+
+/// `source` with its top-level `version:` line saying `version`.
+fn with_version(source: &str, version: i64) -> String {
+    let mut done = false;
+    let mut out: Vec<String> = source
+        .lines()
+        .map(|line| {
+            let is_version = line.strip_prefix("version:").is_some_and(|rest| {
+                let value = rest.split('#').next().unwrap_or("").trim();
+                !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit())
+            });
+            if is_version && !done {
+                done = true;
+                format!("version: {version}")
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect();
+    if source.ends_with('\n') {
+        out.push(String::new());
+    }
+    out.join("\n")
 }
 
 #[derive(Serialize)]
@@ -405,4 +436,18 @@ async fn submit(
         StatusCode::UNPROCESSABLE_ENTITY
     };
     editor_page(&state, &session, &source, &diagnostics, ok, status).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_version;
+
+    #[test]
+    fn the_top_level_version_line_is_bumped_and_nothing_else() {
+        let source = "workflow: w\nversion: 3 # third\nstates:\n  a:\n    version: 9\n";
+        assert_eq!(
+            with_version(source, 4),
+            "workflow: w\nversion: 4\nstates:\n  a:\n    version: 9\n"
+        );
+    }
 }
