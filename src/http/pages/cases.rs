@@ -184,7 +184,7 @@ async fn render_form_page(
         lang: session.lang,
         tables: &state.service.catalog().reference,
     });
-    let errors: Vec<Value> = shown
+    let mut errors: Vec<Value> = shown
         .errors
         .iter()
         .map(|error| {
@@ -197,6 +197,11 @@ async fn render_form_page(
             })
         })
         .collect();
+    // The summary lists problems in the order the fields come on the page.
+    errors.sort_by_key(|error| {
+        let target = format!("id=\"{}\"", error["target"].as_str().unwrap_or(""));
+        fields.find(&target).unwrap_or(usize::MAX)
+    });
     let mut context = tera::Context::new();
     context.insert("case_id", &case.id.to_string());
     context.insert("case_short", &short(case));
