@@ -122,6 +122,27 @@ async fn assessment(browser: &Browser, site: &Site, kind: &str) {
         ))
         .await;
 
+    // From the keyboard: Tab reaches the skip link first, shown and ringed.
+    let tab = char::from(fantoccini::key::Key::Tab).to_string();
+    browser
+        .find("body")
+        .await
+        .send_keys(&tab)
+        .await
+        .expect("tab");
+    let focused = browser
+        .js(
+            "const e = document.activeElement, s = getComputedStyle(e); \
+             return [e.className, s.outlineStyle, e.getBoundingClientRect().left >= 0];",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        focused,
+        json!(["skip", "solid", true]),
+        "{kind}: a visible focus"
+    );
+
     // Risk level chosen, the presenting issue left out: refused at the field.
     browser.click("label[for='field-risk_level-1']").await;
     let language = "#field-interpreter_language";
