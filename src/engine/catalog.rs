@@ -1,7 +1,7 @@
 //! Everything loaded from a caseflow home: rules, forms, templates and the
 //! workflows compiled against them, with every problem found on the way.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use indexmap::IndexMap;
@@ -43,16 +43,13 @@ pub struct Catalog {
     pub rules: Arc<Rules>,
     pub forms: Arc<FormRegistry>,
     pub templates: BTreeSet<String>,
-    /// The reference tables (`rules/data/NAME.json`) as written, by name: the
-    /// choices of form fields whose `x-ui.options` names a table.
-    pub reference: Arc<BTreeMap<String, serde_json::Value>>,
 }
 
 impl Catalog {
     /// Compiles everything; a workflow with errors is left out and its errors returned.
     pub fn load(sources: &Sources) -> (Self, Vec<Diagnostic>) {
         let mut diagnostics = sources.problems.clone();
-        let (data, reference) = reference_data(&sources.data, &mut diagnostics);
+        let data = reference_data(&sources.data, &mut diagnostics);
 
         let modules: Vec<(String, String)> = sources
             .rules
@@ -143,7 +140,6 @@ impl Catalog {
             rules,
             forms: Arc::new(forms),
             templates: sources.templates.clone(),
-            reference: Arc::new(reference),
         };
         (catalog, diagnostics)
     }
@@ -192,12 +188,8 @@ fn file_path(files: &[SourceFile], name: &str) -> String {
         .map_or_else(|| name.to_owned(), |file| file.path.clone())
 }
 
-fn reference_data(
-    files: &[SourceFile],
-    diagnostics: &mut Vec<Diagnostic>,
-) -> (ReferenceData, BTreeMap<String, serde_json::Value>) {
+fn reference_data(files: &[SourceFile], diagnostics: &mut Vec<Diagnostic>) -> ReferenceData {
     let mut data = ReferenceData::default();
-    let mut tables = BTreeMap::new();
     for file in files {
         let json: serde_json::Value = match serde_json::from_str(&file.text) {
             Ok(json) => json,
@@ -210,12 +202,9 @@ fn reference_data(
                 continue;
             }
         };
-        match data.add_table(&file.name, &json) {
-            Ok(()) => {
-                tables.insert(file.name.clone(), json);
-            }
-            Err(message) => diagnostics.push(Diagnostic::error(&file.path, Pos::START, message)),
+        if let Err(message) = data.add_table(&file.name, &json) {
+            diagnostics.push(Diagnostic::error(&file.path, Pos::START, message));
         }
     }
-    (data, tables)
+    data
 }

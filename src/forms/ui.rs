@@ -34,9 +34,6 @@ pub struct FieldUi {
     /// Display text per `enum` value (`"low"` → `"Low"`); non-string values use their JSON text.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub enum_labels: BTreeMap<String, String>,
-    /// A reference table (`rules/data/NAME.json`) whose codes are the field's choices.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub options: Option<String>,
     /// Replaces the generic message when the field's `pattern` does not match.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pattern_message: Option<String>,
@@ -63,7 +60,6 @@ impl FieldUi {
             order: hints.get("order").and_then(Value::as_i64),
             labels: map("labels"),
             placeholder: text("placeholder"),
-            options: text("options"),
             enum_labels: map("enum_labels"),
             pattern_message: text("pattern_message"),
         }
@@ -77,7 +73,6 @@ impl FieldUi {
         self.widget = self.widget.take().or(other.widget);
         self.order = self.order.or(other.order);
         self.placeholder = self.placeholder.take().or(other.placeholder);
-        self.options = self.options.take().or(other.options);
         self.pattern_message = self.pattern_message.take().or(other.pattern_message);
         for (k, v) in other.labels {
             self.labels.entry(k).or_insert(v);

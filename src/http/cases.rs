@@ -339,10 +339,7 @@ async fn form(
         .is_some_and(|accept| accept.contains("text/html"));
     if wants_html {
         let action = format!("/cases/{}/transitions/{}", case.id, transition.name);
-        let tables = &state.service.catalog().reference;
-        return Ok(
-            Html(render_form(&transition.title, &action, schema, ui, tables)).into_response(),
-        );
+        return Ok(Html(render_form(&transition.title, &action, schema, ui)).into_response());
     }
     Ok(Json(FormDocument {
         schema: schema.clone(),

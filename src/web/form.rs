@@ -41,8 +41,6 @@ pub struct FormView<'a> {
     pub errors: &'a [FieldError],
     /// `en`, `mi`: labels in this language where the schema gives them.
     pub lang: &'a str,
-    /// Reference tables by name, for fields whose `x-ui.options` names one.
-    pub tables: &'a BTreeMap<String, Value>,
 }
 
 /// The fields of the form, without the `<form>` element around them.
@@ -58,7 +56,6 @@ pub fn render_fields(view: &FormView<'_>) -> String {
         root: view.schema,
         ui: view.ui,
         lang: view.lang,
-        tables: view.tables,
         errors,
         html: String::new(),
     };
@@ -67,20 +64,13 @@ pub fn render_fields(view: &FormView<'_>) -> String {
 }
 
 /// A complete page holding the form, posting to `action` (the API's `Accept: text/html` answer).
-pub fn render_form(
-    title: &str,
-    action: &str,
-    schema: &Value,
-    ui: &UiHints,
-    tables: &BTreeMap<String, Value>,
-) -> String {
+pub fn render_form(title: &str, action: &str, schema: &Value, ui: &UiHints) -> String {
     let fields = render_fields(&FormView {
         schema,
         ui,
         values: &Value::Null,
         errors: &[],
         lang: "en",
-        tables,
     });
     format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title>\
@@ -124,7 +114,6 @@ struct Renderer<'a> {
     root: &'a Value,
     ui: &'a UiHints,
     lang: &'a str,
-    tables: &'a BTreeMap<String, Value>,
     errors: BTreeMap<&'a str, Vec<&'a str>>,
     html: String,
 }
@@ -213,22 +202,8 @@ impl Renderer<'_> {
             }
             Kind::Choice => self.select(field, place),
             Kind::Boolean => self.checkbox(field, place),
-            // A text field whose choices come from a reference table.
-            Kind::Text if self.table(place).is_some() => {
-                if self.widget(place) == "radio" {
-                    self.choices(field, place, false);
-                } else {
-                    self.select(field, place);
-                }
-            }
             kind => self.input(field, place, kind),
         }
-    }
-
-    /// The reference table named by the field's `x-ui.options`, when there is one.
-    fn table(&self, place: &Place<'_>) -> Option<&Value> {
-        let name = self.ui.get(&place.pointer)?.options.as_deref()?;
-        self.tables.get(name)
     }
 
     fn widget(&self, place: &Place<'_>) -> String {

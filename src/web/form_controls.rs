@@ -10,9 +10,6 @@ use crate::web::schema::submitted_text;
 
 impl Renderer<'_> {
     pub(super) fn enum_options(&self, field: &Value, place: &Place<'_>) -> Vec<(String, String)> {
-        if let Some(table) = self.table(place) {
-            return table_options(table, self.lang);
-        }
         let hints = self.ui.get(&place.pointer);
         field
             .get("enum")
@@ -204,23 +201,4 @@ impl Renderer<'_> {
             escape(&value)
         );
     }
-}
-
-/// A reference table's codes with their labels: the entry itself when it is
-/// text, else its text in `lang`, its `label` or its `name`, else the code.
-pub fn table_options(table: &Value, lang: &str) -> Vec<(String, String)> {
-    table
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(code, entry)| {
-            let label = entry
-                .as_str()
-                .or_else(|| entry.get(lang).and_then(Value::as_str))
-                .or_else(|| entry.get("label").and_then(Value::as_str))
-                .or_else(|| entry.get("name").and_then(Value::as_str))
-                .map_or_else(|| code.clone(), str::to_owned);
-            (code.clone(), label)
-        })
-        .collect()
 }

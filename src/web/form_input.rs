@@ -192,66 +192,6 @@ fn read_value(
     }
 }
 
-/// Fields whose `x-ui.options` names a reference table but whose value is not
-/// one of its codes: the schema cannot say so, the table can.
-pub fn unknown_choices(
-    ui: &UiHints,
-    tables: &std::collections::BTreeMap<String, Value>,
-    submitted: &Value,
-) -> Vec<crate::forms::FieldError> {
-    let mut problems = Vec::new();
-    for (pointer, hints) in ui.iter() {
-        let Some(table) = hints.options.as_ref().and_then(|name| tables.get(name)) else {
-            continue;
-        };
-        // Fields inside array rows (`/contacts/*/kind`): each row's value.
-        let values: Vec<(String, &Value)> = if pointer.contains("/*") {
-            rows_at(submitted, pointer)
-        } else {
-            submitted
-                .pointer(pointer)
-                .map(|value| vec![(pointer.to_owned(), value)])
-                .unwrap_or_default()
-        };
-        for (path, value) in values {
-            let known = value.as_str().is_some_and(|code| table.get(code).is_some());
-            if !known {
-                problems.push(crate::forms::FieldError {
-                    path,
-                    message: "is not one of the choices".to_owned(),
-                });
-            }
-        }
-    }
-    problems
-}
-
-/// Every value at a pointer with `*` for array indices, with its concrete pointer.
-fn rows_at<'v>(value: &'v Value, pattern: &str) -> Vec<(String, &'v Value)> {
-    let mut found = vec![(String::new(), value)];
-    for segment in pattern.split('/').skip(1) {
-        let mut next = Vec::new();
-        for (at, value) in found {
-            match (segment, value) {
-                ("*", Value::Array(items)) => {
-                    for (index, item) in items.iter().enumerate() {
-                        next.push((format!("{at}/{index}"), item));
-                    }
-                }
-                (key, Value::Object(members)) => {
-                    let key = key.replace("~1", "/").replace("~0", "~");
-                    if let Some(member) = members.get(&key) {
-                        next.push((format!("{at}/{segment}"), member));
-                    }
-                }
-                _ => {}
-            }
-        }
-        found = next;
-    }
-    found
-}
-
 /// The `enum` member a control's text stands for; unknown text is kept as
 /// sent so the schema reports it.
 fn choice(field: &Value, text: &str) -> Value {
@@ -308,30 +248,6 @@ mod tests {
                 "tags": ["c", "a"], "client": {"name": "Aroha"},
                 "contacts": [{"name": "Second", "phone": "021"}, {"name": "Third"}]})
         );
-    }
-
-    #[test]
-    fn a_reference_choice_must_be_a_code_of_its_table() {
-        let schema = json!({"type": "object", "properties": {
-            "iwi": {"type": "string", "x-ui": {"options": "iwi"}},
-            "contacts": {"type": "array", "items": {"type": "object", "properties": {
-                "kind": {"type": "string", "x-ui": {"options": "kinds"}}}}}}});
-        let (registry, errors) =
-            crate::forms::FormRegistry::compile(&[("f".to_owned(), schema.to_string())]);
-        assert!(errors.is_empty(), "{errors:?}");
-        let ui = registry.get("f").expect("form").ui().clone();
-        let tables = std::collections::BTreeMap::from([
-            ("iwi".to_owned(), json!({"ngati_porou": "Ngāti Porou"})),
-            ("kinds".to_owned(), json!({"whanau": "Whānau"})),
-        ]);
-        let good = json!({"iwi": "ngati_porou", "contacts": [{"kind": "whanau"}]});
-        assert!(unknown_choices(&ui, &tables, &good).is_empty());
-        let bad = json!({"iwi": "made_up", "contacts": [{"kind": "whanau"}, {"kind": "x"}]});
-        let paths: Vec<String> = unknown_choices(&ui, &tables, &bad)
-            .into_iter()
-            .map(|e| e.path)
-            .collect();
-        assert_eq!(paths, vec!["/contacts/1/kind", "/iwi"]);
     }
 
     #[test]

@@ -17,7 +17,6 @@ fn render(schema: &Value, values: &Value, errors: &[FieldError], lang: &str) -> 
         values,
         errors,
         lang,
-        tables: &std::collections::BTreeMap::new(),
     })
 }
 
@@ -32,7 +31,6 @@ fn text_from_schemas_and_hints_is_escaped() {
         "/cases/1/transitions/x",
         &schema,
         &UiHints::default(),
-        &std::collections::BTreeMap::new(),
     );
     assert!(!html.contains("<script>"), "{html}");
     assert!(!html.contains("<b>"), "{html}");
@@ -140,35 +138,4 @@ fn labels_follow_the_language_where_the_schema_gives_them() {
         "risk": {"type": "string", "x-ui": {"label": "Risk level", "labels": {"mi": "Taumata mōrearea"}}}}});
     assert!(render(&form, &Value::Null, &[], "mi").contains(">Taumata mōrearea</label>"));
     assert!(render(&form, &Value::Null, &[], "en").contains(">Risk level</label>"));
-}
-
-#[test]
-fn a_reference_table_gives_a_fields_choices_in_the_users_language() {
-    let schema = json!({"type": "object", "properties": {
-        "iwi": {"type": "string", "x-ui": {"label": "Iwi", "options": "iwi"}}}});
-    let form = compiled(&schema);
-    let tables = std::collections::BTreeMap::from([(
-        "iwi".to_owned(),
-        json!({"ngati_porou": {"en": "Ngati Porou", "mi": "Ngāti Porou"}, "tainui": "Tainui"}),
-    )]);
-    let html = render_fields(&FormView {
-        schema: form.schema(),
-        ui: form.ui(),
-        values: &json!({"iwi": "tainui"}),
-        errors: &[],
-        lang: "mi",
-        tables: &tables,
-    });
-    assert!(
-        html.contains("<select id=\"field-iwi\" name=\"iwi\">"),
-        "{html}"
-    );
-    assert!(
-        html.contains("<option value=\"ngati_porou\">Ngāti Porou</option>"),
-        "{html}"
-    );
-    assert!(
-        html.contains("<option value=\"tainui\" selected>Tainui</option>"),
-        "{html}"
-    );
 }

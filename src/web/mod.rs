@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 
 pub use diff::{DiffLine, folded, line_diff};
 pub use form::{FormView, escape, field_id, pointer_to_name, render_fields, render_form};
-pub use form_input::{read_form, unknown_choices};
+pub use form_input::read_form;
 pub use summary::{change_label, change_value, render_summary};
 
 /// The stylesheet, served as `/static/app.css`.

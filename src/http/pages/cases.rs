@@ -182,7 +182,6 @@ async fn render_form_page(
         values: shown.values,
         errors: shown.errors,
         lang: session.lang,
-        tables: &state.service.catalog().reference,
     });
     let mut errors: Vec<Value> = shown
         .errors
@@ -280,19 +279,6 @@ async fn fire(
         None => json!({}),
     };
     let expected_version = field(&pairs, "_version").and_then(|v| v.parse::<i64>().ok());
-    // Choices from reference tables are checked here: the schema does not list them.
-    if let Some(form) = &transition.form {
-        let errors =
-            web::unknown_choices(form.ui(), &state.service.catalog().reference, &submitted);
-        if !errors.is_empty() {
-            let shown = Shown {
-                values: &submitted,
-                errors: &errors,
-                refusal: Vec::new(),
-            };
-            return render_form_page(&state, &session, &case, &definition, &name, shown).await;
-        }
-    }
     let fired = state
         .service
         .fire(
