@@ -115,6 +115,8 @@ async fn main() -> Result<()> {
         mail_from: "bench@localhost".to_owned(),
         base_url: "http://localhost".to_owned(),
         retry: RetrySettings::default(),
+        retention: Default::default(),
+        cron: Vec::new(),
     }));
 
     let opened = Instant::now();

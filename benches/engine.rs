@@ -22,7 +22,7 @@ fn case_data() -> serde_json::Value {
     json!({
         "client": {
             "name": "Aroha Ngata", "date_of_birth": "2008-04-01", "cultural_identity": ["maori"],
-            "iwi": ["Ngāti Porou"], "primary_language": "mi", "interpreter_needed": false
+            "iwi": ["ngati_porou"], "primary_language": "mi", "interpreter_needed": false
         },
         "referrer": { "name": "Dr Hemi Walker", "organisation": "Tairāwhiti GP", "email": "hemi@example.org" },
         "reason": "Low mood and withdrawal at school"

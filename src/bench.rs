@@ -15,8 +15,8 @@ use uuid::Uuid;
 use crate::rules::Actor;
 use crate::service::{Service, ServiceResult};
 use crate::storage::{
-    AuditEntry, CaseRecord, GENESIS_HASH, Move, NewCase, Store, StoreResult, entry_hash,
-    stored_time,
+    AuditEntry, CaseRecord, GENESIS_HASH, HASH_SCHEME, Move, NewCase, Store, StoreResult,
+    entry_hash, stored_time,
 };
 
 #[derive(Debug, Clone)]
@@ -272,6 +272,10 @@ fn floor_case(org: Uuid, index: usize, workflow_version: i64) -> NewCase {
         at: now,
         prev_hash: GENESIS_HASH.to_owned(),
         hash: String::new(),
+        hash_scheme: HASH_SCHEME,
+        form_digest: None,
+        changes_digest: None,
+        redacted_by: None,
     };
     audit.hash = entry_hash(&audit);
     let record = CaseRecord {
@@ -314,6 +318,10 @@ fn floor_move(case: &CaseRecord, step: usize) -> Move {
         at: now,
         prev_hash: case.audit_hash.clone(),
         hash: String::new(),
+        hash_scheme: HASH_SCHEME,
+        form_digest: None,
+        changes_digest: None,
+        redacted_by: None,
     };
     audit.hash = entry_hash(&audit);
     let outbox = vec![crate::storage::OutboxItem {

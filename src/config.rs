@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::engine::Duration;
+use crate::engine::retention::RetentionPeriods;
+
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://caseflow.db?mode=rwc";
 
 /// How hard SQLite works to keep a commit on disk.
@@ -33,6 +36,17 @@ pub struct Settings {
     /// Log lines as JSON objects (for collectors) rather than text.
     pub log_json: bool,
     pub sqlite_durability: Durability,
+    /// Organisation-wide retention periods beyond the workflows' own policies.
+    pub retention: RetentionPeriods,
+    /// Periodic work: `None` turns a job off.
+    pub cron: CronSettings,
+}
+
+/// Six-field cron expressions (sec min hour day month weekday, UTC).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CronSettings {
+    /// The retention sweep (default nightly at 02:30).
+    pub retention: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +72,9 @@ struct FileSettings {
     caseflow_sqlite_synchronous: Option<String>,
     rust_log: Option<String>,
     caseflow_log_format: Option<String>,
+    caseflow_retention_audit: Option<String>,
+    caseflow_retention_financial: Option<String>,
+    caseflow_cron_retention: Option<String>,
 }
 
 impl Settings {
@@ -136,6 +153,50 @@ impl Settings {
                 });
             }
         };
+        let period = |name: &'static str, from_file: Option<String>, default: u32| match pick(
+            name, from_file,
+        ) {
+            None => Ok(Duration::years(default)),
+            Some(text) => text
+                .parse::<Duration>()
+                .map_err(|error| ConfigError::Value {
+                    name,
+                    message: error.to_string(),
+                }),
+        };
+        let retention = RetentionPeriods {
+            audit: period(
+                "CASEFLOW_RETENTION_AUDIT",
+                file.caseflow_retention_audit,
+                10,
+            )?,
+            financial: period(
+                "CASEFLOW_RETENTION_FINANCIAL",
+                file.caseflow_retention_financial,
+                7,
+            )?,
+        };
+        let cron = |name: &'static str, from_file: Option<String>, default: &str| {
+            let text = pick(name, from_file).unwrap_or_else(|| default.to_owned());
+            if text.trim().is_empty() || text.trim() == "off" {
+                return Ok(None);
+            }
+            text.parse::<cron::Schedule>()
+                .map(|_| Some(text.trim().to_owned()))
+                .map_err(|error| ConfigError::Value {
+                    name,
+                    message: format!(
+                        "`{text}` is not a cron expression (sec min hour day month weekday): {error}"
+                    ),
+                })
+        };
+        let cron = CronSettings {
+            retention: cron(
+                "CASEFLOW_CRON_RETENTION",
+                file.caseflow_cron_retention,
+                "0 30 2 * * *",
+            )?,
+        };
         Ok(Self {
             database_url,
             addr,
@@ -154,6 +215,8 @@ impl Settings {
             log: pick("RUST_LOG", file.rust_log).unwrap_or_else(|| "info".to_owned()),
             log_json,
             sqlite_durability,
+            retention,
+            cron,
         })
     }
 }
@@ -218,6 +281,26 @@ mod tests {
             error.to_string(),
             "CASEFLOW_LOG_FORMAT: `xml` is not text or json"
         );
+        let error =
+            Settings::from_sources(None, &env(&[("CASEFLOW_RETENTION_AUDIT", "ten years")]))
+                .expect_err("bad");
+        assert!(
+            error
+                .to_string()
+                .starts_with("CASEFLOW_RETENTION_AUDIT: `ten years` is not a duration"),
+            "{error}"
+        );
+        let error = Settings::from_sources(None, &env(&[("CASEFLOW_CRON_RETENTION", "nightly")]))
+            .expect_err("bad");
+        assert!(
+            error
+                .to_string()
+                .starts_with("CASEFLOW_CRON_RETENTION: `nightly` is not a cron expression"),
+            "{error}"
+        );
+        let off = Settings::from_sources(None, &env(&[("CASEFLOW_CRON_RETENTION", "off")]))
+            .expect("off is allowed");
+        assert_eq!(off.cron.retention, None);
         let json = Settings::from_sources(Some("caseflow_log_format = \"JSON\""), &env(&[]))
             .expect("valid");
         assert!(json.log_json);

@@ -23,7 +23,7 @@ pub fn load_sources(root: &Path, workflows: Option<&[PathBuf]>) -> Sources {
         &mut sources.problems,
     );
     sources.data = read_all(
-        &files_with(&root.join("rules/data"), &["json"]),
+        &files_with(&root.join("rules/data"), &["yaml", "yml", "json"]),
         &mut sources.problems,
     );
     let schemas: Vec<PathBuf> = files_with(&root.join("schemas"), &["json"])

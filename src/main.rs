@@ -61,6 +61,15 @@ enum Command {
         #[arg(long)]
         case: Option<uuid::Uuid>,
     },
+    /// Apply the retention policies now (anonymise, delete, purge closed cases).
+    Retention {
+        /// List per case and field what would happen, changing nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Act as if it were this time (RFC 3339), e.g. to preview next year.
+        #[arg(long)]
+        at: Option<chrono::DateTime<chrono::Utc>>,
+    },
     /// Drive referral cases through the engine and the configured database.
     Bench {
         #[arg(long, default_value_t = 2000)]
@@ -204,6 +213,9 @@ fn with_database(cli: &Cli, command: &Command, out: &mut dyn Write, err: &mut dy
             }
             Command::VerifyAudit { case } => {
                 commands::verify_audit(&settings, *case, out, err).await
+            }
+            Command::Retention { dry_run, at } => {
+                commands::retention(&settings, *dry_run, *at, out, err).await
             }
             Command::Bench {
                 cases,

@@ -10,7 +10,7 @@ use crate::commands::{EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, open};
 use crate::config::Settings;
 use crate::engine::Catalog;
 use crate::http::{AppState, router};
-use crate::jobs::{JobContext, RetrySettings, Workers};
+use crate::jobs::{JobContext, Periodic, RetrySettings, Workers};
 use crate::mail::{Mailer, Templates};
 use crate::passwords::{generate_password, hash_password};
 use crate::service::Service;
@@ -124,9 +124,17 @@ fn start_workers(
     let mailer = Mailer::from_settings(settings.smtp_url.as_deref(), Path::new("outbox"))
         .map_err(|error| error.to_string())?;
     let line = format!(
-        "background workers are running: deadlines, notifications; mail goes to {}",
+        "background workers are running: deadlines, notifications, retention ({}); mail goes to {}",
+        settings.cron.retention.as_deref().unwrap_or("off"),
         mailer.describe()
     );
+    let mut cron = Vec::new();
+    if let Some(expression) = &settings.cron.retention {
+        let schedule = expression
+            .parse::<::cron::Schedule>()
+            .map_err(|error| format!("CASEFLOW_CRON_RETENTION: {error}"))?;
+        cron.push((Periodic::Retention, schedule));
+    }
     let context = JobContext {
         service: service.clone(),
         templates,
@@ -134,6 +142,8 @@ fn start_workers(
         mail_from: settings.mail_from.clone(),
         base_url: format!("http://{address}"),
         retry: RetrySettings::default(),
+        retention: settings.retention,
+        cron,
     };
     Ok((Workers::start(Arc::new(context)), line))
 }

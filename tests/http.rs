@@ -389,7 +389,7 @@ async fn definitions_are_validated_and_published_by_admins() {
             )
             .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-        let bumped = shipped_referral().replace("version: 1\n", "version: 2\n");
+        let bumped = shipped_referral().replace("version: 2\n", "version: 3\n");
         let (status, _, body) = api
             .call(
                 "POST",
@@ -402,18 +402,18 @@ async fn definitions_are_validated_and_published_by_admins() {
             (status, body),
             (
                 StatusCode::CREATED,
-                json!({"workflow": "referral", "version": 2})
+                json!({"workflow": "referral", "version": 3})
             )
         );
         let (_, listed) = api.get("/api/v1/workflows", &clinician).await;
         assert_eq!(
             listed,
-            json!([{"workflow": "referral", "version": 2, "title": "Referral to enrolment"}])
+            json!([{"workflow": "referral", "version": 3, "title": "Referral to enrolment"}])
         );
         let (status, one) = api
-            .get("/api/v1/workflows/referral?version=1", &clinician)
+            .get("/api/v1/workflows/referral?version=2", &clinician)
             .await;
-        assert_eq!((status, one["version"].as_i64()), (StatusCode::OK, Some(1)));
+        assert_eq!((status, one["version"].as_i64()), (StatusCode::OK, Some(2)));
         let (status, content_type, _) = api
             .call(
                 "GET",

@@ -387,7 +387,7 @@ async fn publishing_a_new_version_leaves_running_cases_on_theirs() {
         let service = service(db.store().await);
         let org = org_with_referral(&service, "versions").await;
         let running = open_referral(&service, org).await.expect("open");
-        assert_eq!(running.workflow_version, 1);
+        assert_eq!(running.workflow_version, 2);
 
         let same = service
             .publish(org, "workflows/referral.yaml", &shipped_referral(), "pm")
@@ -418,27 +418,27 @@ async fn publishing_a_new_version_leaves_running_cases_on_theirs() {
             db.kind
         );
         assert!(
-            problems[0].message.contains("bump `version` to 2"),
+            problems[0].message.contains("bump `version` to 3"),
             "{}",
             problems[0].message
         );
 
-        let bumped = edited.replace("version: 1\n", "version: 2\n");
+        let bumped = edited.replace("version: 2\n", "version: 3\n");
         let published = service
             .publish(org, "referral.yaml", &bumped, "pm")
             .await
             .expect("bumped");
-        assert_eq!((published.version, published.created), (2, true));
+        assert_eq!((published.version, published.created), (3, true));
 
         let moved = assess(&service, org, running.id).await.expect("moves");
         assert_eq!(
-            moved.workflow_version, 1,
+            moved.workflow_version, 2,
             "{}: a running case stays on its version",
             db.kind
         );
         let fresh = open_referral(&service, org).await.expect("open");
         assert_eq!(
-            fresh.workflow_version, 2,
+            fresh.workflow_version, 3,
             "{}: new cases start on the newest version",
             db.kind
         );
@@ -540,11 +540,18 @@ async fn workflow_files_are_published_once_for_every_organisation() {
         let mut sources =
             caseflow::home::load_sources(std::path::Path::new(env!("CARGO_MANIFEST_DIR")), None);
         let report = service.sync_files(&sources).await;
-        assert_eq!(report.len(), 2, "{}: {report:?}", db.kind);
-        assert!(
+        assert_eq!(
+            report.len(),
+            2 * sources.workflows.len(),
+            "{}: every shipped workflow for each organisation: {report:?}",
+            db.kind
+        );
+        assert_eq!(
             report
                 .iter()
-                .all(|line| line.contains("published referral version 1")),
+                .filter(|line| line.contains("published referral version 2"))
+                .count(),
+            2,
             "{report:?}"
         );
         assert!(
@@ -566,7 +573,7 @@ async fn workflow_files_are_published_once_for_every_organisation() {
         assert!(
             report
                 .iter()
-                .all(|line| line.contains("bump `version` to 2") && line.contains("not published")),
+                .all(|line| line.contains("bump `version` to 3") && line.contains("not published")),
             "{report:?}"
         );
     }
@@ -640,6 +647,10 @@ fn simple_move(
         at,
         prev_hash: case.audit_hash.clone(),
         hash: String::new(),
+        hash_scheme: caseflow::storage::HASH_SCHEME,
+        form_digest: None,
+        changes_digest: None,
+        redacted_by: None,
     };
     audit.hash = caseflow::storage::entry_hash(&audit);
     caseflow::storage::Move {

@@ -102,7 +102,10 @@ async fn assessment(browser: &Browser, site: &Site, kind: &str) {
         "{kind}"
     );
     let row = browser.text("table.tasks tbody").await;
-    assert!(row.contains("Waiting for assessment"), "{kind}: {row}");
+    assert!(
+        row.contains("Waiting for client link and assessment"),
+        "{kind}: {row}"
+    );
     assert!(row.contains("Record assessment"), "{kind}: {row}");
     browser.assert_accessible("the inbox").await;
     browser.screenshot(&format!("{kind}-02-inbox")).await;
@@ -110,7 +113,7 @@ async fn assessment(browser: &Browser, site: &Site, kind: &str) {
     browser.click("table.tasks a").await;
     assert_eq!(
         browser.text("#case-state").await,
-        "Waiting for assessment",
+        "Waiting for client link and assessment",
         "{kind}"
     );
     browser.assert_accessible("the case page").await;
@@ -340,8 +343,13 @@ async fn program_manager(browser: &Browser, site: &Site, kind: &str) {
     browser
         .goto(&format!("{}/workflows/editor", site.base))
         .await;
-    let fixed = shipped_referral().replace("version: 1\n", "version: 2\n");
-    let broken = fixed.replacen("    to: assessed\n", "    to: asessed\n", 1);
+    // The site runs the referral as version 1; the shipped text is version 2.
+    let fixed = shipped_referral();
+    assert!(
+        fixed.contains("\nversion: 2\n"),
+        "the shipped referral is version 2"
+    );
+    let broken = fixed.replacen("\n    to: assessed\n", "\n    to: asessed\n", 1);
     let line = broken
         .lines()
         .position(|l| l == "    to: asessed")

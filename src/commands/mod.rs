@@ -3,6 +3,7 @@
 
 mod check;
 mod diagram;
+mod retention;
 mod store;
 mod test;
 
@@ -12,6 +13,7 @@ use crate::home;
 
 pub use check::check;
 pub use diagram::diagram;
+pub use retention::retention;
 pub use store::{NewUser, bench, migrate, open, org_add, redact, user_add, verify_audit};
 pub use test::test;
 

@@ -26,7 +26,11 @@ pub async fn open(settings: &Settings) -> Result<Store, String> {
 }
 
 /// Opens the database, or says why not under the verb's name.
-async fn open_for(settings: &Settings, verb: &str, err: &mut dyn Write) -> Option<Store> {
+pub(super) async fn open_for(
+    settings: &Settings,
+    verb: &str,
+    err: &mut dyn Write,
+) -> Option<Store> {
     match open(settings).await {
         Ok(store) => Some(store),
         Err(message) => {

@@ -11,7 +11,7 @@ use super::definition::Definition;
 use super::diagnostics::{Diagnostic, Pos, sort_diagnostics};
 use super::parse::{ParsedWorkflow, parse_workflow};
 use crate::forms::FormRegistry;
-use crate::rules::{ReferenceData, Rules};
+use crate::rules::Rules;
 
 /// One file's text and the name it goes by (the file stem).
 #[derive(Debug, Clone)]
@@ -27,7 +27,7 @@ pub struct SourceFile {
 pub struct Sources {
     pub workflows: Vec<SourceFile>,
     pub rules: Vec<SourceFile>,
-    /// Reference tables, `rules/data/*.json`.
+    /// Reference tables, `rules/data/*.{yaml,yml,json}`.
     pub data: Vec<SourceFile>,
     pub schemas: Vec<SourceFile>,
     /// Template names (file names up to the first dot) found in `templates/`.
@@ -49,7 +49,8 @@ impl Catalog {
     /// Compiles everything; a workflow with errors is left out and its errors returned.
     pub fn load(sources: &Sources) -> (Self, Vec<Diagnostic>) {
         let mut diagnostics = sources.problems.clone();
-        let data = reference_data(&sources.data, &mut diagnostics);
+        let data = super::reference::load(&sources.data, &mut diagnostics);
+        let option_lists = data.option_lists();
 
         let modules: Vec<(String, String)> = sources
             .rules
@@ -57,6 +58,17 @@ impl Catalog {
             .map(|file| (file.name.clone(), file.text.clone()))
             .collect();
         let (rules, failures) = Rules::new(&modules, data);
+        for file in &sources.rules {
+            for (table, line, column) in crate::rules::tables_named(&file.text) {
+                if !rules.knows_table(&table) {
+                    diagnostics.push(Diagnostic::error(
+                        &file.path,
+                        Pos::new(line, column),
+                        format!("no reference table `{table}` (expected rules/data/{table}.yaml)"),
+                    ));
+                }
+            }
+        }
         for (name, error) in failures {
             let path = file_path(&sources.rules, &name);
             diagnostics.push(Diagnostic::error(
@@ -71,7 +83,7 @@ impl Catalog {
             .iter()
             .map(|file| (file.name.clone(), file.text.clone()))
             .collect();
-        let (forms, failures) = FormRegistry::compile(&schemas);
+        let (forms, failures) = FormRegistry::compile_with_options(&schemas, &option_lists);
         for (name, error) in failures {
             let path = file_path(&sources.schemas, &name);
             diagnostics.push(Diagnostic::error(
@@ -186,25 +198,4 @@ fn file_path(files: &[SourceFile], name: &str) -> String {
         .iter()
         .find(|file| file.name == name)
         .map_or_else(|| name.to_owned(), |file| file.path.clone())
-}
-
-fn reference_data(files: &[SourceFile], diagnostics: &mut Vec<Diagnostic>) -> ReferenceData {
-    let mut data = ReferenceData::default();
-    for file in files {
-        let json: serde_json::Value = match serde_json::from_str(&file.text) {
-            Ok(json) => json,
-            Err(error) => {
-                diagnostics.push(Diagnostic::error(
-                    &file.path,
-                    Pos::new(error.line(), error.column()),
-                    format!("invalid JSON: {error}"),
-                ));
-                continue;
-            }
-        };
-        if let Err(message) = data.add_table(&file.name, &json) {
-            diagnostics.push(Diagnostic::error(&file.path, Pos::START, message));
-        }
-    }
-    data
 }

@@ -14,7 +14,7 @@ use super::model::{NotifyDoc, StateDoc};
 use super::parse::closest;
 use super::source_map::{Seg, SourceMap};
 use crate::forms::Form;
-use crate::rules::{Script, form_fields_read, module_calls};
+use crate::rules::{Script, form_fields_read, module_calls, tables_named};
 use crate::yaml_path;
 
 pub(super) struct Checker<'a> {
@@ -23,6 +23,8 @@ pub(super) struct Checker<'a> {
     pub context: &'a Context<'a>,
     pub imports: BTreeSet<String>,
     pub roles: BTreeSet<String>,
+    /// Names declared under `links`.
+    pub links: BTreeSet<String>,
     pub diagnostics: Vec<Diagnostic>,
     /// A `from` or `to` names no state: reachability would only echo that mistake.
     pub unknown_states: bool,
@@ -99,6 +101,16 @@ impl Checker<'_> {
                 );
             }
         }
+        for (table, line, column) in tables_named(source) {
+            if !self.context.rules.knows_table(&table) {
+                let pos = self.map.script(path, line, column);
+                self.diagnostics.push(Diagnostic::error(
+                    self.file,
+                    pos,
+                    format!("no reference table `{table}` (expected rules/data/{table}.yaml)"),
+                ));
+            }
+        }
         let fields = if self.form_unknown {
             Vec::new()
         } else {
@@ -161,7 +173,7 @@ impl Checker<'_> {
         form
     }
 
-    pub fn notify(&mut self, path: &[Seg], doc: &NotifyDoc) -> Notify {
+    pub fn notify(&mut self, path: &[Seg], doc: &NotifyDoc, form: Option<&Form>) -> Notify {
         for (index, role) in doc.roles.iter().enumerate() {
             let mut role_path = path.to_vec();
             role_path.extend(yaml_path!("roles", index));
@@ -184,12 +196,18 @@ impl Checker<'_> {
         let to = doc.to.as_ref().and_then(|to| {
             let mut to_path = path.to_vec();
             to_path.push(Seg::Key("to".to_owned()));
-            self.script(&to_path, to, None)
+            self.script(&to_path, to, form)
+        });
+        let when = doc.when.as_ref().and_then(|when| {
+            let mut when_path = path.to_vec();
+            when_path.push(Seg::Key("when".to_owned()));
+            self.script(&when_path, when, form)
         });
         Notify {
             roles: doc.roles.clone(),
             to,
             template: doc.template.clone(),
+            when,
         }
     }
 }

@@ -10,8 +10,8 @@ use indexmap::IndexMap;
 use super::catalog::SourceFile;
 use super::checker::Checker;
 use super::definition::{
-    Deadline, DeadlineAction, DeadlineWhen, Definition, Guard, Retention, Start, State, Target,
-    Transition,
+    Deadline, DeadlineAction, DeadlineWhen, Definition, FireLinked, Guard, Link, Retention, Start,
+    State, Target, Transition,
 };
 use super::diagnostics::Diagnostic;
 use super::model::{OneOrMany, StateDoc, TargetDoc, TransitionDoc};
@@ -52,6 +52,7 @@ pub fn compile_definition(
         context,
         imports: doc.imports.iter().cloned().collect(),
         roles: doc.roles.iter().cloned().collect(),
+        links: doc.links.keys().cloned().collect(),
         diagnostics: Vec::new(),
         unknown_states: false,
         form_unknown: false,
@@ -64,6 +65,18 @@ pub fn compile_definition(
         .and_then(|name| checker.form(&yaml_path!("case_schema"), name));
     if !doc.states.contains_key(&doc.initial) {
         checker.unknown_state(&yaml_path!("initial"), &doc.initial, "initial", &doc.states);
+    }
+    let links = compile_links(&mut checker, &doc);
+    for (index, path) in doc.unique.iter().enumerate() {
+        let valid = path.split('.').all(|part| {
+            !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        });
+        if !valid {
+            checker.error(
+                &yaml_path!("unique", index),
+                format!("`{path}` is not a case data path (write field or field.subfield)"),
+            );
+        }
     }
     let transitions: IndexMap<String, Transition> = doc
         .transitions
@@ -101,6 +114,8 @@ pub fn compile_definition(
         case_schema,
         states,
         transitions,
+        links,
+        unique: doc.unique.clone(),
         rules: context.rules.clone(),
         doc,
     };
@@ -185,9 +200,11 @@ fn compile_state(
             }
         };
         let action = match (&deadline.notify, &deadline.fire) {
-            (Some(notify), None) => Some(DeadlineAction::Notify(
-                checker.notify(&sub("notify"), notify),
-            )),
+            (Some(notify), None) => Some(DeadlineAction::Notify(checker.notify(
+                &sub("notify"),
+                notify,
+                None,
+            ))),
             (None, Some(fire)) => {
                 match transitions.get(fire) {
                     None => {
@@ -325,7 +342,11 @@ fn compile_transition(
         .iter()
         .enumerate()
         .map(|(index, notify)| {
-            checker.notify(&yaml_path!("transitions", name, "notify", index), notify)
+            checker.notify(
+                &yaml_path!("transitions", name, "notify", index),
+                notify,
+                form.as_deref(),
+            )
         })
         .collect();
     let start = doc
@@ -355,6 +376,43 @@ fn compile_transition(
             }
         })
         .collect();
+    let fire_linked = doc
+        .fire_linked
+        .iter()
+        .enumerate()
+        .map(|(index, fire)| {
+            if !checker.links.contains(&fire.link) {
+                let declared: Vec<&str> = checker.links.iter().map(String::as_str).collect();
+                checker.error(
+                    &yaml_path!("transitions", name, "fire_linked", index, "link"),
+                    format!(
+                        "no link `{}` (declare it under `links`; declared: {})",
+                        fire.link,
+                        if declared.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            declared.join(", ")
+                        }
+                    ),
+                );
+            }
+            let form = fire
+                .form
+                .iter()
+                .filter_map(|(field, expression)| {
+                    let path = yaml_path!("transitions", name, "fire_linked", index, "form", field);
+                    checker
+                        .script(&path, expression, form.as_deref())
+                        .map(|script| (field.clone(), script))
+                })
+                .collect();
+            FireLinked {
+                link: fire.link.clone(),
+                transition: fire.transition.clone(),
+                form,
+            }
+        })
+        .collect();
     checker.form_unknown = false;
     Transition {
         name: name.clone(),
@@ -367,7 +425,53 @@ fn compile_transition(
         set,
         notify,
         start,
+        fire_linked,
     }
+}
+
+fn compile_links(
+    checker: &mut Checker<'_>,
+    doc: &super::model::WorkflowDoc,
+) -> IndexMap<String, Link> {
+    let mut links = IndexMap::new();
+    for (name, link) in &doc.links {
+        let valid_name = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !valid_name {
+            checker.error_at_key(
+                &yaml_path!("links", name),
+                format!("link name `{name}` may use only a-z, 0-9 and _"),
+            );
+        }
+        if !checker.context.workflows.contains(&link.workflow) {
+            checker.error(
+                &yaml_path!("links", name, "workflow"),
+                format!("no workflow `{}` to link to", link.workflow),
+            );
+        }
+        let valid_path = link.field.split('.').all(|part| {
+            !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        });
+        if !valid_path {
+            checker.error(
+                &yaml_path!("links", name, "field"),
+                format!(
+                    "`{}` is not a case data path (write field or field.subfield)",
+                    link.field
+                ),
+            );
+        }
+        links.insert(
+            name.clone(),
+            Link {
+                workflow: link.workflow.clone(),
+                field: link.field.clone(),
+            },
+        );
+    }
+    links
 }
 
 fn compile_target(

@@ -2,8 +2,12 @@
 
 use serde_json::{Map, Value};
 
+/// The value at `path`; a number reads an item of a list (`contacts.0.phone`).
 pub fn get<'a>(data: &'a Value, path: &str) -> Option<&'a Value> {
-    path.split('.').try_fold(data, |value, key| value.get(key))
+    path.split('.').try_fold(data, |value, key| match value {
+        Value::Array(items) => key.parse::<usize>().ok().and_then(|index| items.get(index)),
+        _ => value.get(key),
+    })
 }
 
 /// Sets `path`, creating objects on the way; a non-object in the way is replaced.
@@ -25,6 +29,20 @@ pub fn set(data: &mut Value, path: &str, new: Value) {
     }
 }
 
+/// Removes `path`; the objects on the way stay, even when left empty.
+pub fn remove(data: &mut Value, path: &str) -> Option<Value> {
+    let (parent, last) = match path.rsplit_once('.') {
+        Some((parent, last)) => (get_mut(data, parent)?, last),
+        None => (data, path),
+    };
+    parent.as_object_mut()?.remove(last)
+}
+
+fn get_mut<'a>(data: &'a mut Value, path: &str) -> Option<&'a mut Value> {
+    path.split('.')
+        .try_fold(data, |value, key| value.get_mut(key))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -42,5 +60,12 @@ mod tests {
         assert_eq!(get(&data, "client.name"), Some(&json!("Aroha")));
         assert_eq!(get(&data, "client.risk"), Some(&json!("low")));
         assert_eq!(get(&data, "client.missing"), None);
+        let listed = json!({"contacts": [{"phone": "021"}]});
+        assert_eq!(get(&listed, "contacts.0.phone"), Some(&json!("021")));
+        assert_eq!(get(&listed, "contacts.1.phone"), None);
+        assert_eq!(remove(&mut data, "client.risk"), Some(json!("low")));
+        assert_eq!(remove(&mut data, "client.risk"), None);
+        assert_eq!(remove(&mut data, "nowhere.at_all"), None);
+        assert_eq!(get(&data, "client"), Some(&json!({"name": "Aroha"})));
     }
 }

@@ -21,7 +21,17 @@ pub struct Definition {
     pub case_schema: Option<Arc<Form>>,
     pub states: IndexMap<String, State>,
     pub transitions: IndexMap<String, Transition>,
+    /// Linked cases by name: (workflow, case data path of its id).
+    pub links: IndexMap<String, Link>,
+    /// Case data paths unique among this workflow's cases in an organisation.
+    pub unique: Vec<String>,
     pub rules: Arc<Rules>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Link {
+    pub workflow: String,
+    pub field: String,
 }
 
 impl std::fmt::Debug for Definition {
@@ -84,6 +94,8 @@ pub struct Notify {
     pub roles: Vec<String>,
     pub to: Option<Script>,
     pub template: String,
+    /// Only when this is true.
+    pub when: Option<Script>,
 }
 
 #[derive(Debug)]
@@ -99,6 +111,14 @@ pub struct Transition {
     pub set: Vec<(String, Script)>,
     pub notify: Vec<Notify>,
     pub start: Vec<Start>,
+    pub fire_linked: Vec<FireLinked>,
+}
+
+#[derive(Debug)]
+pub struct FireLinked {
+    pub link: String,
+    pub transition: String,
+    pub form: Vec<(String, Script)>,
 }
 
 #[derive(Debug)]

@@ -70,6 +70,13 @@ impl fmt::Display for Duration {
 }
 
 impl Duration {
+    pub const fn years(amount: u32) -> Self {
+        Self {
+            amount,
+            unit: Unit::Years,
+        }
+    }
+
     /// `None` only when the result leaves chrono's range (year 262143).
     pub fn add_to(self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
         self.shift(at, true)

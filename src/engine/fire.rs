@@ -67,6 +67,20 @@ pub fn fire(
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<Outcome, Refusal> {
+    fire_with_links(definition, case, &Value::Null, transition, form, actor, now)
+}
+
+/// As [`fire`], with the data of the case's linked cases (link name → data) for rules to read
+/// as `links`. The caller loads them; the engine only reads them.
+pub fn fire_with_links(
+    definition: &Definition,
+    case: CaseView<'_>,
+    links: &Value,
+    transition: &str,
+    form: &Value,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<Outcome, Refusal> {
     let transition = definition
         .transitions
         .get(transition)
@@ -74,7 +88,7 @@ pub fn fire(
     check_may_fire(definition, case, transition, actor)?;
     check_form(transition, form)?;
     let rules = &definition.rules;
-    let mut bindings = Bindings::new(case.data, form, actor, now);
+    let mut bindings = Bindings::new(case.data, form, actor, now).with_links(links);
     if let Some(guard) = &transition.guard {
         let verdict = rules
             .eval(&guard.script, &mut bindings)
@@ -94,7 +108,13 @@ pub fn fire(
         let json = to_json(&value).map_err(|error| set_failed(path, &error))?;
         let old = data_path::get(&data, path).cloned().unwrap_or(Value::Null);
         if old != json {
-            data_path::set(&mut data, path, json.clone());
+            // `()` (an optional form field left empty) unsets the field rather than
+            // storing null, which a case schema's typed optional field would refuse.
+            if json.is_null() {
+                data_path::remove(&mut data, path);
+            } else {
+                data_path::set(&mut data, path, json.clone());
+            }
             changes.push(Change {
                 path: path.clone(),
                 old,
@@ -124,9 +144,9 @@ pub fn fire(
         schedule_deadlines(definition, &to, &mut bindings, now, &mut outcome);
     }
     for notify in &transition.notify {
-        outcome
-            .effects
-            .push(notify_effect(rules, notify, &mut bindings)?);
+        if let Some(effect) = notify_effect(rules, notify, &mut bindings)? {
+            outcome.effects.push(effect);
+        }
     }
     for start in &transition.start {
         let mut case_data = Value::Object(serde_json::Map::new());
@@ -140,12 +160,18 @@ pub fn fire(
                         start.workflow, error.message
                     ))
                 })?;
-            data_path::set(&mut case_data, field, value);
+            // As with `set`, `()` leaves the field out of the new case.
+            if !value.is_null() {
+                data_path::set(&mut case_data, field, value);
+            }
         }
         outcome.effects.push(Effect::StartCase {
             workflow: start.workflow.clone(),
             data: case_data,
         });
+    }
+    for fire_linked in &transition.fire_linked {
+        super::links::linked_effect(definition, fire_linked, &mut bindings, &mut outcome)?;
     }
     Ok(outcome)
 }
@@ -167,6 +193,18 @@ pub fn deadline_due(
     index: usize,
     now: DateTime<Utc>,
 ) -> Result<DeadlineResult, Refusal> {
+    deadline_due_with_links(definition, case, &Value::Null, state, index, now)
+}
+
+/// As [`deadline_due`], with the linked cases' data (see [`fire_with_links`]).
+pub fn deadline_due_with_links(
+    definition: &Definition,
+    case: CaseView<'_>,
+    links: &Value,
+    state: &str,
+    index: usize,
+    now: DateTime<Utc>,
+) -> Result<DeadlineResult, Refusal> {
     let deadline = definition
         .states
         .get(state)
@@ -176,13 +214,21 @@ pub fn deadline_due(
     };
     let system = Actor::system();
     match &deadline.action {
-        DeadlineAction::Fire(transition) => {
-            fire(definition, case, transition, &Value::Null, &system, now)
-                .map(DeadlineResult::Fired)
-        }
+        DeadlineAction::Fire(transition) => fire_with_links(
+            definition,
+            case,
+            links,
+            transition,
+            &Value::Null,
+            &system,
+            now,
+        )
+        .map(DeadlineResult::Fired),
         DeadlineAction::Notify(notify) => {
-            let mut bindings = Bindings::new(case.data, &Value::Null, &system, now);
-            notify_effect(&definition.rules, notify, &mut bindings).map(DeadlineResult::Notify)
+            let mut bindings =
+                Bindings::new(case.data, &Value::Null, &system, now).with_links(links);
+            notify_effect(&definition.rules, notify, &mut bindings)
+                .map(|effect| effect.map_or(DeadlineResult::Stale, DeadlineResult::Notify))
         }
     }
 }
@@ -224,7 +270,18 @@ pub fn available(
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Vec<Availability> {
-    let mut bindings = Bindings::new(case.data, &Value::Null, actor, now);
+    available_with_links(definition, case, &Value::Null, actor, now)
+}
+
+/// As [`available`], with the linked cases' data (see [`fire_with_links`]).
+pub fn available_with_links(
+    definition: &Definition,
+    case: CaseView<'_>,
+    links: &Value,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Vec<Availability> {
+    let mut bindings = Bindings::new(case.data, &Value::Null, actor, now).with_links(links);
     definition
         .transitions_from(case.state)
         .map(|transition| {
@@ -389,20 +446,34 @@ fn target(rules: &Rules, target: &Target, bindings: &mut Bindings) -> Result<Str
     }
 }
 
+/// The notification, or `None` when its `when` is false.
 fn notify_effect(
     rules: &Rules,
     notify: &Notify,
     bindings: &mut Bindings,
-) -> Result<Effect, Refusal> {
+) -> Result<Option<Effect>, Refusal> {
+    if let Some(when) = &notify.when {
+        let taken = rules.eval(when, bindings).map_err(rule_refusal)?;
+        match taken.as_bool() {
+            Ok(true) => {}
+            Ok(false) => return Ok(None),
+            Err(kind) => {
+                return Err(Refusal::Rule(format!(
+                    "notify `when: {}` gave {kind}, not true or false",
+                    when.source()
+                )));
+            }
+        }
+    }
     let to = match &notify.to {
         Some(script) => addresses(rules, script, bindings)?,
         None => Vec::new(),
     };
-    Ok(Effect::Notify {
+    Ok(Some(Effect::Notify {
         template: notify.template.clone(),
         roles: notify.roles.clone(),
         to,
-    })
+    }))
 }
 
 fn addresses(

@@ -13,21 +13,27 @@ pub mod diagram;
 mod duration;
 mod fire;
 mod graph;
+mod links;
 pub mod model;
 mod outcome;
 mod parse;
+mod reference;
+pub mod retention;
 pub mod scenario;
 mod scenario_check;
 pub mod source_map;
 
 pub use catalog::{Catalog, SourceFile, Sources};
 pub use definition::{
-    Deadline, DeadlineAction, DeadlineWhen, Definition, Guard, Notify, Retention, Start, State,
-    Target, Transition,
+    Deadline, DeadlineAction, DeadlineWhen, Definition, FireLinked, Guard, Link, Notify, Retention,
+    Start, State, Target, Transition,
 };
 pub use diagnostics::{Diagnostic, Pos, Severity};
 pub use duration::{Duration, DurationError, Unit};
-pub use fire::{CaseView, DeadlineResult, available, deadline_due, due_dates, fire, start};
+pub use fire::{
+    CaseView, DeadlineResult, available, available_with_links, deadline_due,
+    deadline_due_with_links, due_dates, fire, fire_with_links, start,
+};
 pub use outcome::{Availability, Change, Effect, Outcome, Refusal};
 pub use parse::{ParsedWorkflow, parse_workflow};
 

@@ -32,11 +32,29 @@ pub struct WorkflowDoc {
     /// Rules modules (`rules/<name>.rhai`) callable as `name::function(...)`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub imports: Vec<String>,
+    /// Cases of other workflows this one reads (as `links.NAME` in rules) and may fire
+    /// transitions on (`fire_linked`): the linked case's id is held in a field of this case.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub links: IndexMap<String, LinkDoc>,
+    /// Case data paths whose value no two cases of this workflow in an organisation share
+    /// (e.g. `invoice_number`); checked by the service when a case opens or moves.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unique: Vec<String>,
     pub states: IndexMap<String, StateDoc>,
     pub transitions: IndexMap<String, TransitionDoc>,
     /// Scenarios run by `caseflow test`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tests: Vec<ScenarioDoc>,
+}
+
+/// A case of another workflow, found through a field of this case holding its id.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct LinkDoc {
+    /// The workflow of the linked case.
+    pub workflow: String,
+    /// Case data path holding the linked case's id, e.g. `plan_id`.
+    pub field: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
@@ -86,6 +104,9 @@ pub struct NotifyDoc {
     pub to: Option<String>,
     /// Name of the template in `templates/`.
     pub template: String,
+    /// Rhai condition: notify only when it is true (e.g. `form.severity == "serious"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -131,6 +152,21 @@ pub struct TransitionDoc {
     /// Cases of other workflows started by this move.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub start: Vec<StartDoc>,
+    /// Transitions fired on linked cases after this move, by the system, once each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fire_linked: Vec<FireLinkedDoc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct FireLinkedDoc {
+    /// A name under `links`.
+    pub link: String,
+    /// The transition of the linked case's workflow to fire.
+    pub transition: String,
+    /// Field → Rhai expression giving that transition's form.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub form: IndexMap<String, String>,
 }
 
 /// A single name or a list of names.
@@ -183,6 +219,9 @@ pub struct ScenarioDoc {
     /// The case data the scenario starts with.
     #[serde(default)]
     pub data: serde_json::Value,
+    /// The data of the linked cases, by link name, as rules see it in `links`.
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub links: serde_json::Value,
     /// The clock at the start, RFC 3339; default `2025-01-01T09:00:00Z`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub now: Option<String>,
@@ -224,4 +263,7 @@ pub struct StepDoc {
     /// Workflows that must have been started by this step.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub expect_start: Vec<String>,
+    /// Transitions this step fired on linked cases, as `LINK.TRANSITION`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expect_linked: Vec<String>,
 }

@@ -36,6 +36,15 @@ pub enum Effect {
         workflow: String,
         data: serde_json::Value,
     },
+    /// Fire `transition` on the linked case `case` (its id as held in this case's data),
+    /// as the system, with `form`.
+    FireLinked {
+        link: String,
+        workflow: String,
+        case: String,
+        transition: String,
+        form: serde_json::Value,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::definition::Definition;
-use super::fire::{CaseView, DeadlineResult, deadline_due, fire, start};
+use super::fire::{CaseView, DeadlineResult, deadline_due_with_links, fire_with_links, start};
 use super::model::{ScenarioDoc, StepDoc};
 use super::outcome::{Effect, Refusal};
 use super::{Duration, data_path};
@@ -39,6 +39,10 @@ struct Run<'a> {
     pending: Vec<Pending>,
     notified: Vec<String>,
     started: Vec<String>,
+    /// `LINK.TRANSITION` for each `fire_linked` effect of the step.
+    linked: Vec<String>,
+    /// The scenario's stand-ins for the linked cases' data.
+    links: Value,
 }
 
 pub fn run_scenarios(definition: &Definition) -> Vec<ScenarioReport> {
@@ -69,11 +73,14 @@ fn run_scenario(definition: &Definition, scenario: &ScenarioDoc) -> Result<(), S
         pending: Vec::new(),
         notified: Vec::new(),
         started: Vec::new(),
+        linked: Vec::new(),
+        links: scenario.links.clone(),
     };
     run.apply(&opened.effects);
     for (index, step) in scenario.steps.iter().enumerate() {
         run.notified.clear();
         run.started.clear();
+        run.linked.clear();
         run.step(step)
             .and_then(|()| run.check(step))
             .map_err(|message| {
@@ -103,6 +110,9 @@ impl Run<'_> {
                 }),
                 Effect::CancelDeadlines { state } => self.pending.retain(|p| &p.state != state),
                 Effect::StartCase { workflow, .. } => self.started.push(workflow.clone()),
+                Effect::FireLinked {
+                    link, transition, ..
+                } => self.linked.push(format!("{link}.{transition}")),
             }
         }
     }
@@ -139,7 +149,15 @@ impl Run<'_> {
             data: &self.data,
         };
         match (
-            fire(self.definition, case, transition, &form, &actor, self.now),
+            fire_with_links(
+                self.definition,
+                case,
+                &self.links,
+                transition,
+                &form,
+                &actor,
+                self.now,
+            ),
             &step.refused,
         ) {
             (Ok(outcome), None) => {
@@ -195,15 +213,22 @@ impl Run<'_> {
                 state: &self.state,
                 data: &self.data,
             };
-            let result = deadline_due(self.definition, case, &due.state, due.index, self.now)
-                .map_err(|refusal| {
-                    format!(
-                        "deadline {} of `{}` failed: {}",
-                        due.index,
-                        due.state,
-                        explain(&refusal)
-                    )
-                })?;
+            let result = deadline_due_with_links(
+                self.definition,
+                case,
+                &self.links,
+                &due.state,
+                due.index,
+                self.now,
+            )
+            .map_err(|refusal| {
+                format!(
+                    "deadline {} of `{}` failed: {}",
+                    due.index,
+                    due.state,
+                    explain(&refusal)
+                )
+            })?;
             match result {
                 DeadlineResult::Stale => {}
                 DeadlineResult::Notify(effect) => self.apply(&[effect]),
@@ -239,6 +264,14 @@ impl Run<'_> {
                 return Err(format!(
                     "expected a `{template}` notification, got {:?}",
                     self.notified
+                ));
+            }
+        }
+        for linked in &step.expect_linked {
+            if !self.linked.contains(linked) {
+                return Err(format!(
+                    "expected `{linked}` to be fired on a linked case, got {:?}",
+                    self.linked
                 ));
             }
         }

@@ -94,9 +94,40 @@ pub(super) fn check(
             if step.reason.is_some() && step.refused.as_deref() != Some("guard") {
                 checker.error(&sub("reason"), "`reason` goes with `refused: guard`");
             }
+            for linked in &step.expect_linked {
+                let declared = linked.split_once('.').is_some_and(|(link, transition)| {
+                    checker.links.contains(link) && !transition.is_empty()
+                });
+                if !declared {
+                    checker.error(
+                        &sub("expect_linked"),
+                        format!("`{linked}` is not LINK.TRANSITION with a link under `links`"),
+                    );
+                }
+            }
             for workflow in &step.expect_start {
                 if !checker.context.workflows.contains(workflow) {
                     checker.error(&sub("expect_start"), format!("no workflow `{workflow}`"));
+                }
+            }
+        }
+        if !scenario.links.is_null() {
+            match scenario.links.as_object() {
+                None => checker.error(
+                    &yaml_path!("tests", index, "links"),
+                    "`links` maps each link name to the linked case's data",
+                ),
+                Some(links) => {
+                    let unknown: Vec<&String> = links
+                        .keys()
+                        .filter(|name| !checker.links.contains(*name))
+                        .collect();
+                    for name in unknown {
+                        checker.error_at_key(
+                            &yaml_path!("tests", index, "links", name),
+                            format!("no link `{name}` under this workflow's `links`"),
+                        );
+                    }
                 }
             }
         }

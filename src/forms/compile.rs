@@ -1,6 +1,7 @@
 //! Turning schema texts into [`Form`]s: parse, check, compile against each other, describe.
 
 use super::errors::{at_start, build_error, json_error, located, meta_error};
+use super::options::{self, OptionLists};
 use super::ui::UiHints;
 use super::walk::{self, Library};
 use super::{Form, SchemaError};
@@ -13,7 +14,7 @@ const DRAFT_2020_12: &str = "https://json-schema.org/draft/2020-12/schema";
 
 type Compiled = (BTreeMap<String, Arc<Form>>, Vec<(String, SchemaError)>);
 
-pub(crate) fn compile_all(sources: &[(String, String)]) -> Compiled {
+pub(crate) fn compile_all(sources: &[(String, String)], lists: &OptionLists) -> Compiled {
     let mut errors = Vec::new();
     let mut parsed = Vec::new();
     let mut seen = HashSet::new();
@@ -23,7 +24,10 @@ pub(crate) fn compile_all(sources: &[(String, String)]) -> Compiled {
             continue;
         }
         match serde_json::from_str::<Value>(text) {
-            Ok(value) => parsed.push((name.as_str(), text.as_str(), Arc::new(value))),
+            Ok(mut value) => match options::resolve(text, &mut value, lists) {
+                Ok(()) => parsed.push((name.as_str(), text.as_str(), Arc::new(value))),
+                Err(e) => errors.push((name.clone(), e)),
+            },
             Err(e) => errors.push((name.clone(), json_error(&e))),
         }
     }
@@ -138,6 +142,8 @@ fn build(
     let fields = walk::fields(library, &base, &schema);
     let mut properties: Vec<String> = Vec::new();
     let mut personal: Vec<String> = Vec::new();
+    let mut financial: Vec<String> = Vec::new();
+    let mut users: Vec<(String, Vec<String>)> = Vec::new();
     for field in &fields {
         if walk::is_top_level(&field.pointer) {
             let escaped = field.pointer.strip_prefix('/').unwrap_or_default();
@@ -150,6 +156,15 @@ fn build(
         if marked && !personal.contains(&field.pointer) {
             personal.push(field.pointer.clone());
         }
+        let money = field.schema.get("x-financial") == Some(&Value::Bool(true));
+        if money && !financial.contains(&field.pointer) {
+            financial.push(field.pointer.clone());
+        }
+        if let Some(roles) = user_roles(field.schema.get("x-user"))
+            && !users.iter().any(|(pointer, _)| pointer == &field.pointer)
+        {
+            users.push((field.pointer.clone(), roles));
+        }
     }
     let ui = UiHints::extract(name, library, &base, &schema);
     Ok(Form {
@@ -159,7 +174,26 @@ fn build(
         ui,
         properties,
         personal,
+        financial,
+        users,
     })
+}
+
+/// `"x-user": true` or `{"roles": [...]}`: the field names a user of the organisation.
+fn user_roles(marker: Option<&Value>) -> Option<Vec<String>> {
+    match marker? {
+        Value::Bool(true) => Some(Vec::new()),
+        Value::Object(object) => Some(
+            object
+                .get("roles")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|role| role.as_str().map(str::to_owned))
+                .collect(),
+        ),
+        _ => None,
+    }
 }
 
 /// Serves the registry's own schemas to `$ref` and refuses everything else: a form must never

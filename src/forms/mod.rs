@@ -14,12 +14,14 @@ mod compile;
 mod errors;
 mod locate;
 mod messages;
+mod options;
 mod ui;
 mod walk;
 
 #[cfg(test)]
 mod tests;
 
+pub use options::OptionLists;
 pub use ui::{FieldUi, UiHints, humanise};
 
 use serde_json::Value;
@@ -58,6 +60,8 @@ pub struct Form {
     ui: UiHints,
     properties: Vec<String>,
     personal: Vec<String>,
+    financial: Vec<String>,
+    users: Vec<(String, Vec<String>)>,
 }
 
 impl fmt::Debug for Form {
@@ -113,6 +117,19 @@ impl Form {
         self.personal.clone()
     }
 
+    /// Pointers of the fields marked `"x-financial": true`, which the law has
+    /// kept for their own period (7 years for UK financial records).
+    pub fn financial_fields(&self) -> &[String] {
+        &self.financial
+    }
+
+    /// Fields marked `"x-user": true` (or `{"roles": [...]}`): each holds the e-mail of a user of
+    /// the organisation (holding one of those roles). The engine cannot know the users, so the
+    /// service checks them before a move is written; scenarios do not. Array items are `*`.
+    pub fn user_fields(&self) -> &[(String, Vec<String>)] {
+        &self.users
+    }
+
     /// `error` as a sentence naming its field: "Risk level is required". A field the form
     /// does not define is named as submitted: "\"nickname\" is not a field of this form".
     pub fn describe(&self, error: &FieldError) -> String {
@@ -146,7 +163,16 @@ impl FormRegistry {
     /// author sees every broken file at once. A schema that references a broken one is reported
     /// too, since it cannot be used either.
     pub fn compile(sources: &[(String, String)]) -> (FormRegistry, Vec<(String, SchemaError)>) {
-        let (forms, errors) = compile::compile_all(sources);
+        Self::compile_with_options(sources, &OptionLists::new())
+    }
+
+    /// As [`compile`](Self::compile), with the option lists that `"x-ui": {"options": NAME}`
+    /// fields take their values and labels from; naming a list not given is an error.
+    pub fn compile_with_options(
+        sources: &[(String, String)],
+        lists: &OptionLists,
+    ) -> (FormRegistry, Vec<(String, SchemaError)>) {
+        let (forms, errors) = compile::compile_all(sources, lists);
         (FormRegistry { forms }, errors)
     }
 

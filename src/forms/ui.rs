@@ -37,6 +37,9 @@ pub struct FieldUi {
     /// Replaces the generic message when the field's `pattern` does not match.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pattern_message: Option<String>,
+    /// The reference table (`rules/data/NAME`) the field's options and their labels come from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub options: Option<String>,
 }
 
 impl FieldUi {
@@ -62,6 +65,7 @@ impl FieldUi {
             placeholder: text("placeholder"),
             enum_labels: map("enum_labels"),
             pattern_message: text("pattern_message"),
+            options: text("options"),
         }
     }
 
@@ -74,6 +78,7 @@ impl FieldUi {
         self.order = self.order.or(other.order);
         self.placeholder = self.placeholder.take().or(other.placeholder);
         self.pattern_message = self.pattern_message.take().or(other.pattern_message);
+        self.options = self.options.take().or(other.options);
         for (k, v) in other.labels {
             self.labels.entry(k).or_insert(v);
         }

@@ -15,7 +15,7 @@ use super::docs::Problem;
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, Caller, path_id};
 use super::observe::RequestId;
-use crate::engine::{CaseView, available};
+use crate::engine::{CaseView, available_with_links};
 use crate::storage::{CaseFilter, CaseRead, CaseRecord};
 use crate::web::render_form;
 
@@ -266,22 +266,35 @@ async fn transitions(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<TransitionView>>> {
     let (case, definition) = load_with_definition(&state, &caller, &id).await?;
-    Ok(Json(transition_views(&case, &definition, &caller)))
+    Ok(Json(
+        transition_views(&state, &case, &definition, &caller).await?,
+    ))
 }
 
 /// What the caller may fire on the case now, and why not: the API's list and the case page's buttons.
-pub(super) fn transition_views(
+pub(super) async fn transition_views(
+    state: &AppState,
     case: &CaseRecord,
     definition: &crate::engine::Definition,
     caller: &Caller,
-) -> Vec<TransitionView> {
+) -> ApiResult<Vec<TransitionView>> {
     let view = CaseView {
         state: &case.state,
         data: &case.data,
     };
-    let listed = available(definition, view, &caller.actor(), chrono::Utc::now());
+    let links = state
+        .service
+        .linked_data(caller.org, definition, &case.data)
+        .await?;
+    let listed = available_with_links(
+        definition,
+        view,
+        &links,
+        &caller.actor(),
+        chrono::Utc::now(),
+    );
     let read_only = caller.read_only();
-    listed
+    Ok(listed
         .into_iter()
         .map(|item| TransitionView {
             name: item.name,
@@ -294,7 +307,7 @@ pub(super) fn transition_views(
             },
             form: item.form,
         })
-        .collect()
+        .collect())
 }
 
 #[derive(Serialize, ToSchema)]

@@ -24,6 +24,8 @@ pub enum ApiError {
     Unprocessable(String),
     /// An `Idempotency-Key` sent again with a different request.
     KeyReused,
+    /// The case is under legal hold.
+    LegalHold,
     PayloadTooLarge,
     UnsupportedMediaType(String),
     Internal(String),
@@ -74,6 +76,11 @@ impl ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "idempotency-key-reused",
                 "This Idempotency-Key was used for a different request",
+            ),
+            Self::LegalHold => (
+                StatusCode::CONFLICT,
+                "legal-hold",
+                "The case is under legal hold; lift the hold first",
             ),
             Self::PayloadTooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -128,7 +135,11 @@ impl IntoResponse for ApiError {
                 tracing::error!(error = %detail, "internal error");
                 None
             }
-            Self::Unauthorized | Self::NotFound | Self::PayloadTooLarge | Self::KeyReused => None,
+            Self::Unauthorized
+            | Self::NotFound
+            | Self::PayloadTooLarge
+            | Self::KeyReused
+            | Self::LegalHold => None,
         };
         if let Some(detail) = detail {
             body["detail"] = detail;
@@ -160,6 +171,7 @@ impl From<ServiceError> for ApiError {
                 Refusal::Rule(message) => Self::Unprocessable(message),
             },
             broken @ ServiceError::Broken { .. } => Self::Internal(broken.to_string()),
+            ServiceError::LegalHold => Self::LegalHold,
             ServiceError::Store(error) => Self::Internal(error.to_string()),
         }
     }

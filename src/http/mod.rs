@@ -4,6 +4,7 @@
 mod admin;
 mod auth;
 mod cases;
+mod clients;
 mod docs;
 mod error;
 mod export;
@@ -13,6 +14,7 @@ mod inbox;
 mod jobs;
 mod observe;
 mod pages;
+mod privacy;
 mod sessions;
 mod workflows;
 
@@ -58,9 +60,11 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(auth::router())
         .merge(workflows::router())
         .merge(cases::router())
+        .merge(clients::router())
         .merge(inbox::router())
         .merge(admin::router())
         .merge(export::router())
+        .merge(privacy::router())
         .merge(jobs::router())
 }
 

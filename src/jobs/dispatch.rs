@@ -62,6 +62,21 @@ pub fn plan(row: &OutboxRow, attempts: usize) -> Vec<QueuedJob> {
             },
             row.available_at,
         ),
+        Effect::FireLinked {
+            case,
+            transition,
+            form,
+            ..
+        } => (
+            Job::FireLinked {
+                org: row.org_id,
+                case,
+                transition,
+                form,
+                key: row.id.to_string(),
+            },
+            row.available_at,
+        ),
         Effect::CancelDeadlines { .. } => return Vec::new(),
     };
     match serde_json::to_vec(&job) {

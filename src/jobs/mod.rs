@@ -3,7 +3,9 @@
 //! (deadlines, notifications, linked cases) with retries. The jobs live in
 //! the same database as the cases.
 
+mod cron;
 mod dispatch;
+mod linked;
 mod run;
 
 use std::sync::Arc;
@@ -15,6 +17,7 @@ use uuid::Uuid;
 use crate::mail::{Mailer, Templates};
 use crate::service::Service;
 
+pub use cron::{Periodic, tick_job};
 pub use dispatch::plan;
 pub use run::deliver;
 
@@ -48,6 +51,16 @@ pub enum Job {
         workflow: String,
         data: serde_json::Value,
     },
+    /// One tick (Unix seconds) of a periodic job.
+    Cron { periodic: Periodic, tick: i64 },
+    /// A transition a move asked for on a linked case; `key` makes it fire once.
+    FireLinked {
+        org: Uuid,
+        case: String,
+        transition: String,
+        form: serde_json::Value,
+        key: String,
+    },
 }
 
 /// What the workers need.
@@ -60,6 +73,9 @@ pub struct JobContext {
     /// Links in messages point here, e.g. `http://127.0.0.1:8080`.
     pub base_url: String,
     pub retry: RetrySettings,
+    pub retention: crate::engine::retention::RetentionPeriods,
+    /// Each periodic job with its schedule.
+    pub cron: Vec<(Periodic, ::cron::Schedule)>,
 }
 
 /// How hard a failing job is tried before it is left failed.
@@ -100,6 +116,14 @@ impl Workers {
             context.retry.attempts,
             stopped.clone(),
         ));
+        for (periodic, schedule) in &context.cron {
+            tasks.spawn(cron::follow(
+                context.clone(),
+                *periodic,
+                schedule.clone(),
+                stopped.clone(),
+            ));
+        }
         tasks.spawn(run::work(context, stopped));
         Self { stop, tasks }
     }

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 use uuid::Uuid;
 
-use super::{Job, JobContext, RetrySettings};
+use super::{Job, JobContext, Periodic, RetrySettings};
 use crate::engine::{CaseView, DeadlineAction, DeadlineResult, Effect, deadline_due};
 use crate::rules::Actor;
 use crate::service::ServiceError;
@@ -169,6 +169,20 @@ async fn handle(job: Job, context: Data<Arc<JobContext>>) -> Result<(), BoxDynEr
                 .map(|_| "done")
                 .map_err(BoxDynError::from),
         ),
+        Job::Cron { periodic, tick } => (
+            periodic.name(),
+            periodic_work(&context, periodic, tick).await,
+        ),
+        Job::FireLinked {
+            org,
+            case,
+            transition,
+            form,
+            key,
+        } => (
+            "fire_linked",
+            super::linked::fire_linked(&context, org, &case, &transition, &form, &key).await,
+        ),
     };
     match &result {
         Ok(outcome) => metrics.job(name, outcome),
@@ -178,6 +192,34 @@ async fn handle(job: Job, context: Data<Arc<JobContext>>) -> Result<(), BoxDynEr
         }
     }
     result.map(|_| ())
+}
+
+async fn periodic_work(
+    context: &JobContext,
+    periodic: Periodic,
+    tick: i64,
+) -> Result<&'static str, BoxDynError> {
+    match periodic {
+        Periodic::Retention => {
+            let summary = context
+                .service
+                .retention(context.retention, false, &|_| {})
+                .await?;
+            tracing::info!(
+                tick,
+                cases = summary.cases_seen,
+                steps = summary.steps.len(),
+                on_hold = summary.on_hold,
+                failed = summary.failed.len(),
+                "retention applied"
+            );
+            Ok(if summary.failed.is_empty() {
+                "done"
+            } else {
+                "partly_done"
+            })
+        }
+    }
 }
 
 /// The case a job is about; `None` once it is gone (deleted), which ends the job.

@@ -3,41 +3,13 @@
 //! Dates travel as ISO text (`2025-03-31`, or RFC 3339 date-times) because
 //! that is how they sit in case data and forms; every helper accepts either.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, NaiveTime};
 use rhai::{Dynamic, Engine, EvalAltResult, ImmutableString, Position};
 
+use super::data::ReferenceData;
 use crate::engine::Duration;
-
-/// Tables from `rules/data/*.json`: table name → key → value.
-#[derive(Debug, Clone, Default)]
-pub struct ReferenceData {
-    tables: HashMap<String, HashMap<String, Dynamic>>,
-}
-
-impl ReferenceData {
-    /// Adds a table from a JSON object keyed by code; `Err` says why the JSON cannot be a table.
-    pub fn add_table(&mut self, name: &str, json: &serde_json::Value) -> Result<(), String> {
-        let serde_json::Value::Object(entries) = json else {
-            return Err(
-                "a reference table must be a JSON object mapping each key to its value".to_owned(),
-            );
-        };
-        let mut table = HashMap::with_capacity(entries.len());
-        for (key, value) in entries {
-            let value = rhai::serde::to_dynamic(value).map_err(|error| error.to_string())?;
-            table.insert(key.clone(), value);
-        }
-        self.tables.insert(name.to_owned(), table);
-        Ok(())
-    }
-
-    pub fn has_table(&self, name: &str) -> bool {
-        self.tables.contains_key(name)
-    }
-}
 
 type RhaiResult<T> = Result<T, Box<EvalAltResult>>;
 
@@ -95,7 +67,7 @@ pub fn age_on(born: NaiveDate, on: NaiveDate) -> i64 {
     years
 }
 
-pub fn register(engine: &mut Engine, data: ReferenceData) {
+pub fn register(engine: &mut Engine, data: Arc<ReferenceData>) {
     engine.register_fn("is_date", |text: ImmutableString| {
         parse_date(&text).is_some()
     });
@@ -152,23 +124,46 @@ pub fn register(engine: &mut Engine, data: ReferenceData) {
             Ok((time_arg(&end)? - time_arg(&start)?).num_minutes())
         },
     );
-    let data = Arc::new(data);
     let tables = data.clone();
     engine.register_fn(
         "lookup",
         move |table: ImmutableString, key: ImmutableString| -> RhaiResult<Dynamic> {
-            match tables.tables.get(table.as_str()) {
-                Some(entries) => Ok(entries.get(key.as_str()).cloned().unwrap_or(Dynamic::UNIT)),
+            match tables.row(&table, &key) {
+                Ok(row) => Ok(row.unwrap_or(Dynamic::UNIT)),
+                Err(message) => fail(message),
+            }
+        },
+    );
+    let tables = data.clone();
+    engine.register_fn(
+        "has_key",
+        move |table: ImmutableString, key: ImmutableString| -> bool {
+            matches!(tables.row(&table, &key), Ok(Some(_)))
+        },
+    );
+    let tables = data.clone();
+    engine.register_fn(
+        "options",
+        move |table: ImmutableString| -> RhaiResult<rhai::Array> {
+            match tables.choices(&table) {
+                Some(choices) => Ok(choices
+                    .iter()
+                    .map(|choice| Dynamic::from(choice.value.clone()))
+                    .collect()),
                 None => fail(format!("no reference table `{table}` in rules/data/")),
             }
         },
     );
     engine.register_fn(
-        "has_key",
-        move |table: ImmutableString, key: ImmutableString| -> bool {
-            data.tables
-                .get(table.as_str())
-                .is_some_and(|entries| entries.contains_key(key.as_str()))
+        "label",
+        move |table: ImmutableString, key: ImmutableString| -> RhaiResult<Dynamic> {
+            match data.choices(&table) {
+                Some(choices) => Ok(choices
+                    .iter()
+                    .find(|choice| choice.value == key.as_str())
+                    .map_or(Dynamic::UNIT, |choice| choice.label.clone().into())),
+                None => fail(format!("no reference table `{table}` in rules/data/")),
+            }
         },
     );
 }

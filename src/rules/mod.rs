@@ -1,11 +1,12 @@
 //! Rhai rules: one sandboxed engine, every script compiled once.
 //!
 //! Guards, `set` expressions, branch conditions and deadline dates are all
-//! Rhai snippets evaluated with `case`, `form`, `actor`, `now` and `today` in
-//! scope. Modules in `rules/*.rhai` are registered as static modules, so a
+//! Rhai snippets evaluated with `case`, `form`, `actor`, `now`, `today` and
+//! `links` (the data of linked cases) in scope. Modules in `rules/*.rhai` are registered as static modules, so a
 //! snippet calls them as `referral::meets_criteria(case, form)`; nothing is
 //! ever read from disk by the engine itself.
 
+mod data;
 mod helpers;
 mod scan;
 
@@ -16,8 +17,9 @@ use std::sync::Arc;
 use chrono::{DateTime, SecondsFormat, Utc};
 use rhai::{AST, Dynamic, Engine, EvalAltResult, Module, Scope};
 
-pub use helpers::{ReferenceData, parse_date};
-pub use scan::{form_fields_read, mentions_variable, module_calls};
+pub use data::{Choice, ReferenceData};
+pub use helpers::parse_date;
+pub use scan::{form_fields_read, mentions_variable, module_calls, tables_named};
 
 /// The most work one evaluation may do: a loop without an exit stops here within milliseconds.
 pub const MAX_OPERATIONS: u64 = 200_000;
@@ -110,7 +112,19 @@ impl Bindings {
         scope.push_constant("actor", actor_map);
         scope.push_constant("now", now.to_rfc3339_opts(SecondsFormat::Secs, true));
         scope.push_constant("today", now.date_naive().format("%Y-%m-%d").to_string());
+        scope.push_constant("links", rhai::Map::new());
         Self { scope }
+    }
+
+    /// Puts the linked cases' data in scope as `links` (link name → data); a link whose case
+    /// is not there reads as `()`.
+    #[must_use]
+    pub fn with_links(mut self, links: &serde_json::Value) -> Self {
+        if links.is_object() {
+            // A later constant of the same name hides the empty one pushed by `new`.
+            self.scope.push_constant_dynamic("links", to_dynamic(links));
+        }
+        self
     }
 
     /// Writes one field of `case` after a `set`, so later snippets of the same
@@ -160,6 +174,7 @@ pub struct Rules {
     modules: HashMap<String, HashSet<String>>,
     /// Modules that failed to compile: already reported, so callers stay quiet about them.
     broken: HashSet<String>,
+    data: Arc<ReferenceData>,
 }
 
 impl Rules {
@@ -170,7 +185,8 @@ impl Rules {
         data: ReferenceData,
     ) -> (Self, Vec<(String, CompileError)>) {
         let mut engine = sandboxed_engine();
-        helpers::register(&mut engine, data);
+        let data = Arc::new(data);
+        helpers::register(&mut engine, data.clone());
         let mut failures = Vec::new();
         let mut compiled = HashMap::new();
         for (name, source) in modules {
@@ -186,8 +202,15 @@ impl Rules {
             engine,
             modules: compiled,
             broken: failures.iter().map(|(name, _)| name.clone()).collect(),
+            data,
         };
         (rules, failures)
+    }
+
+    /// Whether `rules/data/` has a table `name` (even one left out for its errors, which are
+    /// reported at the table).
+    pub fn knows_table(&self, name: &str) -> bool {
+        self.data.is_declared(name)
     }
 
     pub fn has_module(&self, name: &str) -> bool {

@@ -4,8 +4,16 @@
 //! here only warn or catch misspelt names, so a scan that skips string
 //! literals and comments is enough.
 
-/// The snippet with string literals and comments blanked out, same length.
+/// The snippet with string literals and comments blanked out, byte for byte the same
+/// length, so an index into it is an index into the source.
 fn code_only(source: &str) -> String {
+    let blank = |out: &mut String, c: char| {
+        if c == '\n' {
+            out.push('\n');
+        } else {
+            out.extend(std::iter::repeat_n(' ', c.len_utf8()));
+        }
+    };
     let mut out = String::with_capacity(source.len());
     let mut chars = source.chars().peekable();
     while let Some(c) = chars.next() {
@@ -14,7 +22,7 @@ fn code_only(source: &str) -> String {
                 out.push(' ');
                 let mut escaped = false;
                 for inner in chars.by_ref() {
-                    out.push(if inner == '\n' { '\n' } else { ' ' });
+                    blank(&mut out, inner);
                     if !escaped && inner == c {
                         break;
                     }
@@ -24,11 +32,10 @@ fn code_only(source: &str) -> String {
             '/' if chars.peek() == Some(&'/') => {
                 out.push(' ');
                 for inner in chars.by_ref() {
+                    blank(&mut out, inner);
                     if inner == '\n' {
-                        out.push('\n');
                         break;
                     }
-                    out.push(' ');
                 }
             }
             _ => out.push(c),
@@ -101,6 +108,54 @@ pub fn module_calls(source: &str) -> Vec<(String, String)> {
     calls
 }
 
+/// Functions over the reference tables whose first argument names a table.
+const TABLE_FUNCTIONS: [&str; 4] = ["lookup", "has_key", "options", "label"];
+
+/// Tables named as a text literal in `lookup("t", ...)`, `has_key`, `options` or `label`:
+/// (table, line, column of the literal), 1-based within the snippet.
+pub fn tables_named(source: &str) -> Vec<(String, usize, usize)> {
+    let code = code_only(source);
+    let mut found = Vec::new();
+    for function in TABLE_FUNCTIONS {
+        for (index, _) in code.match_indices(function) {
+            let before_ok = code[..index]
+                .chars()
+                .next_back()
+                .is_none_or(|c| !is_ident(c) && c != '.' && c != ':');
+            let after = &code[index + function.len()..];
+            let open = after.len() - after.trim_start().len();
+            if !before_ok || !after[open..].starts_with('(') {
+                continue;
+            }
+            // Past `(` and any spaces, in the original text, where the literal is.
+            let start = index + function.len() + open + 1;
+            let rest = &source[start..];
+            let quote = start + (rest.len() - rest.trim_start().len());
+            if !source[quote..].starts_with('"') {
+                continue;
+            }
+            let Some(end) = source[quote + 1..].find('"') else {
+                continue;
+            };
+            // Only a literal standing alone as the argument names the table.
+            let after_literal = source[quote + end + 2..].trim_start();
+            if !after_literal.starts_with([',', ')']) {
+                continue;
+            }
+            let name = source[quote + 1..quote + 1 + end].to_owned();
+            let line = source[..quote].matches('\n').count() + 1;
+            let column = source[..quote]
+                .rsplit('\n')
+                .next()
+                .map_or(0, |text| text.chars().count())
+                + 1;
+            found.push((name, line, column));
+        }
+    }
+    found.sort_by_key(|(_, line, column)| (*line, *column));
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,6 +171,15 @@ mod tests {
     fn sees_a_variable_passed_whole() {
         assert!(mentions_variable("referral::meets(case, form)", "form"));
         assert!(!mentions_variable("case.platform == \"form\"", "form"));
+    }
+
+    #[test]
+    fn finds_tables_named_by_literal() {
+        let source = "// ā lookup(\"nope\")\nlookup(\"ndis_items\", form.code) != () && \"ō\" != \"\" &&\n  options( \"iwi\").len() > 0 && lookup(table, x) && mylookup(\"no\") && label(\"a\" + b, c)";
+        assert_eq!(
+            tables_named(source),
+            vec![("ndis_items".to_owned(), 2, 8), ("iwi".to_owned(), 3, 12)]
+        );
     }
 
     #[test]

@@ -12,13 +12,18 @@ use crate::engine::{CaseView, Catalog, Definition, Diagnostic, Effect, Outcome, 
 use crate::metrics::Metrics;
 use crate::rules::Actor;
 
+mod links;
 mod publish;
+mod retention;
+mod unique;
+mod users;
 
 use crate::storage::{
-    AuditEntry, CaseRecord, GENESIS_HASH, Move, NewCase, OutboxItem, Store, StoreError, entry_hash,
-    stored_time,
+    AuditEntry, CaseRecord, GENESIS_HASH, HASH_SCHEME, Move, NewCase, OutboxItem, Store,
+    StoreError, entry_hash, stored_time,
 };
 pub use publish::Published;
+pub use retention::{PlannedStep, RETENTION_ACTOR, RetentionSummary};
 
 /// Where the time comes from: the wall clock, or a fixed one in tests.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
@@ -42,6 +47,9 @@ pub enum ServiceError {
         version: i64,
         problems: Vec<String>,
     },
+    /// The case is under legal hold: nothing may be erased.
+    #[error("the case is under legal hold")]
+    LegalHold,
     #[error(transparent)]
     Store(StoreError),
 }
@@ -180,6 +188,8 @@ impl Service {
         let now = self.now();
         let outcome =
             crate::engine::start(&definition, data, actor, now).map_err(ServiceError::Refused)?;
+        self.check_unique(org, &definition, None, None, &outcome.data)
+            .await?;
         let id = Uuid::now_v7();
         let mut audit = AuditEntry {
             case_id: id,
@@ -196,6 +206,10 @@ impl Service {
             at: now,
             prev_hash: GENESIS_HASH.to_owned(),
             hash: String::new(),
+            hash_scheme: HASH_SCHEME,
+            form_digest: None,
+            changes_digest: None,
+            redacted_by: None,
         };
         audit.hash = entry_hash(&audit);
         let record = CaseRecord {
@@ -301,15 +315,32 @@ impl Service {
             state: &case.state,
             data: &case.data,
         };
-        let outcome = crate::engine::fire(
+        let links = if definition.links.is_empty() {
+            Value::Null
+        } else {
+            self.linked_data(request.org, &definition, &case.data)
+                .await?
+        };
+        let outcome = crate::engine::fire_with_links(
             &definition,
             view,
+            &links,
             request.transition,
             request.form,
             request.actor,
             now,
         )
         .map_err(ServiceError::Refused)?;
+        self.check_user_fields(request.org, &definition, request.transition, request.form)
+            .await?;
+        self.check_unique(
+            request.org,
+            &definition,
+            Some(case.id),
+            Some(&case.data),
+            &outcome.data,
+        )
+        .await?;
         let moved = self
             .write_move(
                 &definition,
@@ -376,6 +407,10 @@ impl Service {
             at: now,
             prev_hash: case.audit_hash.clone(),
             hash: String::new(),
+            hash_scheme: HASH_SCHEME,
+            form_digest: None,
+            changes_digest: None,
+            redacted_by: None,
         };
         audit.hash = entry_hash(&audit);
         let closed = definition
@@ -421,6 +456,7 @@ fn outbox_items(outcome: &Outcome, now: DateTime<Utc>) -> Vec<OutboxItem> {
                 Effect::ScheduleDeadline { .. } => "schedule_deadline",
                 Effect::CancelDeadlines { .. } => "cancel_deadlines",
                 Effect::StartCase { .. } => "start_case",
+                Effect::FireLinked { .. } => "fire_linked",
             }
             .to_owned(),
             payload: serde_json::to_value(effect).unwrap_or(Value::Null),

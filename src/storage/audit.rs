@@ -33,6 +33,17 @@ pub struct AuditEntry {
     pub at: DateTime<Utc>,
     pub prev_hash: String,
     pub hash: String,
+    /// How `hash` was computed; see [`entry_hash`].
+    #[serde(skip)]
+    pub hash_scheme: i64,
+    /// Digests of the form and changes as written, kept once they are scrubbed.
+    #[serde(skip)]
+    pub form_digest: Option<String>,
+    #[serde(skip)]
+    pub changes_digest: Option<String>,
+    /// The seq of the retention or erasure entry that scrubbed this one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redacted_by: Option<i64>,
 }
 
 /// JSON with object keys sorted, so a value hashes the same after PostgreSQL's
@@ -75,8 +86,36 @@ fn write_canonical(out: &mut Vec<u8>, value: &Value) {
     }
 }
 
-/// SHA-256 over the previous hash and every field of the entry except its own hash.
+/// The scheme every new entry is written with.
+pub const HASH_SCHEME: i64 = 2;
+
+/// SHA-256 of a value's canonical JSON, in hex.
+pub fn content_digest(value: &Value) -> String {
+    hex(&Sha256::digest(canonical_json(value).as_bytes()))
+}
+
+/// SHA-256 over the previous hash and every field of the entry except its own
+/// hash. Scheme 2 takes the form and the changes by digest, so scrubbing them
+/// later leaves the hash checkable from the digests kept at the scrub; scheme
+/// 1 (entries written before retention existed) takes their text.
 pub fn entry_hash(entry: &AuditEntry) -> String {
+    let (form, changes) = if entry.hash_scheme >= 2 {
+        let form = match (&entry.form_digest, &entry.form) {
+            (Some(digest), _) => Value::String(digest.clone()),
+            (None, Some(form)) => Value::String(content_digest(form)),
+            (None, None) => Value::Null,
+        };
+        let changes = entry
+            .changes_digest
+            .clone()
+            .unwrap_or_else(|| content_digest(&entry.changes));
+        (form, Value::String(changes))
+    } else {
+        (
+            entry.form.clone().unwrap_or(Value::Null),
+            entry.changes.clone(),
+        )
+    };
     let text =
         |value: Option<&str>| value.map_or(Value::Null, |text| Value::String(text.to_owned()));
     let mut body = Vec::with_capacity(512);
@@ -97,11 +136,7 @@ pub fn entry_hash(entry: &AuditEntry) -> String {
         }
         write_canonical(&mut body, field);
     }
-    for value in [
-        entry.form.as_ref().unwrap_or(&Value::Null),
-        &entry.changes,
-        &entry.reasons,
-    ] {
+    for value in [&form, &changes, &entry.reasons] {
         body.push(b',');
         write_canonical(&mut body, value);
     }
@@ -131,7 +166,7 @@ pub fn hex(bytes: &[u8]) -> String {
     text
 }
 
-const SELECT: &str = "SELECT case_id, seq, org_id, transition, from_state, to_state, actor, form, changes, reasons, request_id, recorded_at, prev_hash, hash FROM audit_entries";
+const SELECT: &str = "SELECT case_id, seq, org_id, transition, from_state, to_state, actor, form, changes, reasons, request_id, recorded_at, prev_hash, hash, hash_scheme, form_digest, changes_digest, redacted_by FROM audit_entries";
 
 macro_rules! audit_from_row {
     ($row:expr) => {{
@@ -151,6 +186,10 @@ macro_rules! audit_from_row {
             at: row.try_get("recorded_at")?,
             prev_hash: row.try_get("prev_hash")?,
             hash: row.try_get("hash")?,
+            hash_scheme: row.try_get("hash_scheme")?,
+            form_digest: row.try_get("form_digest")?,
+            changes_digest: row.try_get("changes_digest")?,
+            redacted_by: row.try_get("redacted_by")?,
         })
     }};
 }
@@ -225,6 +264,9 @@ impl Store {
             if entry_hash(entry) != entry.hash {
                 problem("its content was changed after it was written".to_owned());
             }
+            if let Some(text) = redaction_problem(entry, &entries) {
+                problem(text);
+            }
             previous = Some(entry);
         }
         for (case, version, hash) in heads {
@@ -281,6 +323,41 @@ impl Store {
     }
 }
 
+/// The transitions under which a scrub is recorded.
+pub const RETENTION_TRANSITION: &str = "retention";
+pub const ERASURE_TRANSITION: &str = "erasure";
+
+/// A scrubbed entry must name a later retention or erasure entry of its own
+/// case that lists it; kept digests without one are content swapped in silence.
+fn redaction_problem(entry: &AuditEntry, all: &[AuditEntry]) -> Option<String> {
+    let kept_digests = entry.form_digest.is_some() || entry.changes_digest.is_some();
+    let Some(by) = entry.redacted_by else {
+        return kept_digests.then(|| "its content was replaced without a retention entry".into());
+    };
+    let recorded = all.iter().find(|other| {
+        other.case_id == entry.case_id
+            && other.seq == by
+            && other.seq > entry.seq
+            && matches!(
+                other.transition.as_deref(),
+                Some(RETENTION_TRANSITION | ERASURE_TRANSITION)
+            )
+    });
+    let listed = recorded.is_some_and(|scrub| {
+        scrub.reasons["redacted_entries"]
+            .as_array()
+            .is_some_and(|seqs| seqs.iter().any(|seq| seq.as_i64() == Some(entry.seq)))
+    });
+    if !listed {
+        return Some(format!(
+            "it is marked scrubbed by entry {by}, which does not record scrubbing it"
+        ));
+    }
+    (entry.hash_scheme < 2).then(|| {
+        "it was scrubbed but predates digest hashing, so its content cannot be checked".into()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -314,6 +391,10 @@ mod tests {
             at: at.expect("time"),
             prev_hash: GENESIS_HASH.to_owned(),
             hash: String::new(),
+            hash_scheme: HASH_SCHEME,
+            form_digest: None,
+            changes_digest: None,
+            redacted_by: None,
         };
         let hash = entry_hash(&entry);
         assert_eq!(hash.len(), 64);

@@ -255,7 +255,7 @@ async fn apply(db: &Db, ops: &[&WriteOp]) -> StoreResult<Vec<StoreResult<()>>> {
         }
         if !audits.is_empty() {
             let mut insert = sqlx::QueryBuilder::new(
-                "INSERT INTO audit_entries (case_id, seq, org_id, transition, from_state, to_state, actor, form, changes, reasons, request_id, recorded_at, prev_hash, hash) ",
+                "INSERT INTO audit_entries (case_id, seq, org_id, transition, from_state, to_state, actor, form, changes, reasons, request_id, recorded_at, prev_hash, hash, hash_scheme) ",
             );
             insert.push_values(&audits, |mut row, entry| {
                 row.push_bind(entry.case_id)
@@ -271,7 +271,8 @@ async fn apply(db: &Db, ops: &[&WriteOp]) -> StoreResult<Vec<StoreResult<()>>> {
                     .push_bind(entry.request_id.clone())
                     .push_bind(entry.at)
                     .push_bind(entry.prev_hash.clone())
-                    .push_bind(entry.hash.clone());
+                    .push_bind(entry.hash.clone())
+                    .push_bind(entry.hash_scheme);
             });
             insert
                 .build()

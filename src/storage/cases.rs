@@ -98,6 +98,7 @@ macro_rules! case_from_row {
         })
     }};
 }
+pub(super) use case_from_row;
 
 impl Store {
     /// Writes a new case, its first audit entry and its effects, all or nothing.

@@ -11,24 +11,32 @@ mod access;
 mod audit;
 mod batch;
 mod cases;
+mod clients;
 mod connect;
 mod definitions;
 mod jobs;
 mod orgs;
 mod outbox;
+mod retention;
 mod tokens;
+mod unique;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
 pub use access::{ApiKey, CaseRead, Notification, Reservation};
-pub use audit::{AuditEntry, ChainBreak, GENESIS_HASH, canonical_json, entry_hash, hex};
+pub use audit::{
+    AuditEntry, ChainBreak, ERASURE_TRANSITION, GENESIS_HASH, HASH_SCHEME, RETENTION_TRANSITION,
+    canonical_json, content_digest, entry_hash, hex,
+};
 pub use cases::{CaseFilter, CasePage, CaseRecord, Move, NewCase, OutboxItem};
+pub use clients::ClientQuery;
 pub use definitions::DefinitionRow;
 pub use jobs::FailedJob;
 pub use orgs::{Organisation, User};
 pub use outbox::{JOB_QUEUE, OutboxRow, QueuedJob};
+pub use retention::{ClosedCase, LegalHold, Redaction, Scrub, ScrubMarks};
 
 /// A pool of one of the two databases.
 #[derive(Clone, Debug)]

@@ -87,6 +87,41 @@ where
 }
 
 impl Store {
+    /// Queues one job outside any move (a cron tick). Its key makes it
+    /// unique: a second process queueing the same key adds nothing.
+    pub async fn queue_job(&self, job: &QueuedJob) -> StoreResult<()> {
+        let queue_error = |error: String| StoreError::Corrupt(format!("job queue: {error}"));
+        match &self.writer {
+            Db::Sqlite(pool) => {
+                // apalis-sqlite inserts with ON CONFLICT (job_type, idempotency_key) DO NOTHING.
+                let mut tx = pool.begin().await?;
+                apalis_sqlite::queries::push_tasks(&mut *tx, JOB_QUEUE, &[task(job)])
+                    .await
+                    .map_err(|error| queue_error(error.to_string()))?;
+                tx.commit().await?;
+                Ok(())
+            }
+            Db::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                match apalis_postgres::queries::push_tasks(&mut *tx, JOB_QUEUE, vec![task(job)])
+                    .await
+                {
+                    Ok(()) => {
+                        tx.commit().await?;
+                        Ok(())
+                    }
+                    // apalis-postgres has no ON CONFLICT: the unique key is the answer.
+                    Err(apalis_postgres::Error::Database(sqlx::Error::Database(error)))
+                        if error.is_unique_violation() =>
+                    {
+                        Ok(())
+                    }
+                    Err(error) => Err(queue_error(error.to_string())),
+                }
+            }
+        }
+    }
+
     /// Queues the jobs of up to `limit` pending outbox rows (`plan` says
     /// which) and marks the rows dispatched, all in one transaction.
     /// Returns how many rows it took.

@@ -77,7 +77,11 @@ pub async fn start_site(db: &TestDb) -> Site {
         .expect("org")
         .id;
     for (file, text) in [
-        ("referral.yaml", shipped_referral()),
+        // As version 1, so the program manager's edit publishes version 2.
+        (
+            "referral.yaml",
+            shipped_referral().replacen("\nversion: 2\n", "\nversion: 1\n", 1),
+        ),
         ("visit.yaml", VISIT_YAML.to_owned()),
     ] {
         service

@@ -134,7 +134,10 @@ async fn case_page(
             "workflow_version": case.workflow_version,
         }),
     );
-    context.insert("transitions", &transition_views(&case, &definition, caller));
+    context.insert(
+        "transitions",
+        &transition_views(&state, &case, &definition, caller).await?,
+    );
     context.insert(
         "summary",
         &web::render_summary(&case.data, schema, session.lang),
@@ -235,7 +238,7 @@ async fn form_page(
     Path((id, name)): Path<(String, String)>,
 ) -> PageResult<Response> {
     let (case, definition) = load_with_definition(&state, &session.caller, &id).await?;
-    let views = transition_views(&case, &definition, &session.caller);
+    let views = transition_views(&state, &case, &definition, &session.caller).await?;
     let Some(view) = views.iter().find(|view| view.name == name) else {
         return Err(if definition.transitions.contains_key(&name) {
             PageError::Conflict(format!(
