@@ -286,6 +286,19 @@ async fn emergency_contacts(browser: &Browser, site: &Site, kind: &str) {
         .type_into("[name='emergency_contacts[2].phone']", "027 555 0202")
         .await;
     browser
+        .find("[name='emergency_contacts[2].relationship']")
+        .await
+        .select_by_value("whanau")
+        .await
+        .expect("choose");
+    let options = browser
+        .text("[name='emergency_contacts[2].relationship']")
+        .await;
+    assert!(
+        options.contains("Family (whānau)"),
+        "{kind}: choices from rules/data/relationships.yaml: {options}"
+    );
+    browser
         .screenshot(&format!("{kind}-07-contacts-three-rows"))
         .await;
     browser
@@ -328,7 +341,7 @@ async fn emergency_contacts(browser: &Browser, site: &Site, kind: &str) {
         .expect("case");
     assert_eq!(
         case.data["emergency_contacts"],
-        json!([{"name": "Hemi", "phone": "027 555 0202"}, {"name": "Mere", "phone": "021 555 0101"}]),
+        json!([{"name": "Hemi", "phone": "027 555 0202", "relationship": "whanau"}, {"name": "Mere", "phone": "021 555 0101"}]),
         "{kind}"
     );
     browser

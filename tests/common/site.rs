@@ -1,6 +1,7 @@
 //! The service on a port of its own for the browser tests: the shipped
 //! referral workflow plus a home-visit workflow whose form has repeatable
-//! emergency contacts, an admin and a clinician, and a case of each.
+//! emergency contacts (their relationship a reference-data choice), an
+//! admin and a clinician, and a case of each.
 
 use std::sync::Arc;
 
@@ -41,7 +42,7 @@ const HOME_VISIT_SCHEMA: &str = r#"{
         "properties": {
           "name": { "type": "string", "minLength": 1, "x-ui": { "label": "Name" } },
           "phone": { "type": "string", "minLength": 6, "x-ui": { "label": "Phone" } },
-          "relationship": { "enum": ["whanau", "friend", "neighbour"], "x-ui": { "label": "Relationship" } }
+          "relationship": { "type": "string", "x-ui": { "label": "Relationship", "options": "relationships" } }
         }
       }
     }
@@ -63,6 +64,10 @@ pub async fn start_site(db: &TestDb) -> Site {
     let home = Home::shipped();
     home.write("workflows/visit.yaml", VISIT_YAML);
     home.write("schemas/home_visit.json", HOME_VISIT_SCHEMA);
+    home.write(
+        "rules/data/relationships.yaml",
+        "whanau: Family (whānau)\nfriend: Friend\nneighbour: Neighbour\n",
+    );
     let (catalog, problems) = Catalog::load(&caseflow::home::load_sources(home.path(), None));
     assert!(problems.iter().all(|p| !p.is_error()), "{problems:?}");
     let service = Arc::new(Service::new(
