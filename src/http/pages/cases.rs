@@ -134,10 +134,11 @@ async fn case_page(
             "workflow_version": case.workflow_version,
         }),
     );
-    context.insert(
-        "transitions",
-        &transition_views(&state, &case, &definition, caller).await?,
-    );
+    let mut transitions = transition_views(&state, &case, &definition, caller).await?;
+    for view in &mut transitions {
+        view.reasons = view.reasons.iter().map(|r| plain_reason(r)).collect();
+    }
+    context.insert("transitions", &transitions);
     context.insert(
         "summary",
         &web::render_summary(&case.data, schema, session.lang),
@@ -152,6 +153,24 @@ async fn case_page(
     Ok(page(&state, &session, "case.html", &title, "", context)
         .await?
         .into_response())
+}
+
+/// A why-not as staff read it: the engine names the transition (already the
+/// button's label) and lists roles as code; the page says "needs one of the
+/// roles clinician or team_leader".
+fn plain_reason(reason: &str) -> String {
+    let reason = match reason
+        .strip_prefix('`')
+        .and_then(|rest| rest.split_once("` "))
+    {
+        Some((_, rest)) => rest,
+        None => reason,
+    };
+    reason
+        .replace("[\"", "")
+        .replace("\", \"", " or ")
+        .replace("\"]", "")
+        .replace('`', "")
 }
 
 /// What the form page shows besides the form.
@@ -252,7 +271,7 @@ async fn form_page(
     let shown = Shown {
         values: &Value::Null,
         errors: &[],
-        refusal: view.reasons.clone(),
+        refusal: view.reasons.iter().map(|r| plain_reason(r)).collect(),
     };
     render_form_page(&state, &session, &case, &definition, &name, shown).await
 }
@@ -319,4 +338,21 @@ async fn fire(
         refusal,
     };
     render_form_page(&state, &session, &case, &definition, &name, shown).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plain_reason;
+
+    #[test]
+    fn why_nots_read_as_sentences() {
+        assert_eq!(
+            plain_reason("`assign_program` needs one of the roles [\"team_leader\", \"admin\"]"),
+            "needs one of the roles team_leader or admin"
+        );
+        assert_eq!(
+            plain_reason("the client is under 5"),
+            "the client is under 5"
+        );
+    }
 }
