@@ -1,7 +1,7 @@
 //! The web pages through the real router, without a browser: the session
 //! cookie and its attributes, CSRF on every POST, sign-out ending the token
 //! for the API too, admin-only pages, errors as HTML pages, and a form POST
-//! read back into typed JSON. The browser flows are in tests/web.rs.
+//! read back into typed JSON. The browser flows are in tests/web/.
 
 mod common;
 

@@ -6,6 +6,7 @@
 //! OpenAPI document, which describes the JSON API only.
 
 mod cases;
+mod editor;
 mod inbox;
 mod session;
 mod workflows;
