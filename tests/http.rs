@@ -541,23 +541,27 @@ async fn a_form_renders_as_html_for_browsers() {
         "{html}"
     );
     assert!(
-        html.contains("<label for=\"field-risk_level\">Risk level *</label>"),
+        html.contains(
+            "<legend>Risk level<span class=\"req\" aria-hidden=\"true\"> *</span></legend>"
+        ),
         "{html}"
     );
     // `widget: radio` in the hints: one radio button per value, with its label.
     assert!(
-        html.contains("<label><input type=\"radio\" id=\"field-risk_level-0\" name=\"risk_level\" value=\"low\" required> Low</label>"),
+        html.contains("<input type=\"radio\" id=\"field-risk_level-0\" name=\"risk_level\" value=\"low\" required> <label for=\"field-risk_level-0\">Low</label>"),
         "{html}"
     );
     assert!(
-        html.contains("<select id=\"field-recommended_program\" name=\"recommended_program\">"),
+        html.contains("<label for=\"field-recommended_program\">Recommended programme</label>\n<select id=\"field-recommended_program\" name=\"recommended_program\">"),
         "{html}"
     );
     assert!(
-        html.contains("<textarea id=\"field-presenting_issue\" name=\"presenting_issue\" required"),
+        html.contains(
+            "<textarea id=\"field-presenting_issue\" name=\"presenting_issue\" rows=\"4\" required"
+        ),
         "{html}"
     );
-    assert!(html.contains("type=\"number\" id=\"field-sessions_recommended\" name=\"sessions_recommended\" min=\"1\" max=\"52\""), "{html}");
+    assert!(html.contains("type=\"number\" id=\"field-sessions_recommended\" name=\"sessions_recommended\" value=\"\" min=\"1\" max=\"52\""), "{html}");
     assert!(
         html.contains("type=\"date\" id=\"field-next_contact_date\""),
         "{html}"

@@ -292,8 +292,9 @@ fn option_fields_take_the_tables_values_and_labels() {
         other => panic!("expected the form refused, got {other:?}"),
     }
     let html = caseflow::web::render_form("Finish", "/finish", form.schema(), form.ui());
+    // A list of options is a group of check boxes, one per table entry, labelled.
     assert!(
-        html.contains("<select id=\"field-iwi\" name=\"iwi\" multiple>"),
+        html.contains("<input type=\"checkbox\" id=\"field-iwi-1\" name=\"iwi\" value=\"ngati_porou\"> <label for=\"field-iwi-1\">Ngāti Porou</label>"),
         "{html}"
     );
     assert!(

@@ -22,7 +22,7 @@ mod walk;
 mod tests;
 
 pub use options::OptionLists;
-pub use ui::{FieldUi, UiHints};
+pub use ui::{FieldUi, UiHints, humanise};
 
 use serde_json::Value;
 use std::collections::BTreeMap;

@@ -180,7 +180,7 @@ fn generalise(pointer: &str) -> String {
 }
 
 /// `date_of_birth` / `dateOfBirth` → "Date of birth"; all-capital words ("NHI") are kept.
-pub(crate) fn humanise(name: &str) -> String {
+pub fn humanise(name: &str) -> String {
     let mut words: Vec<String> = Vec::new();
     let mut current = String::new();
     let mut previous_lower = false;

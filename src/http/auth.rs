@@ -78,13 +78,23 @@ async fn login(
     State(state): State<AppState>,
     ApiJson(login): ApiJson<Login>,
 ) -> ApiResult<Json<Token>> {
+    let (token, expires_at) = sign_in(&state, &login.email, login.password).await?;
+    Ok(Json(Token { token, expires_at }))
+}
+
+/// Checks an e-mail and password and issues a token; the API and the
+/// sign-in page both come through here, so both are slowed and logged alike.
+pub(super) async fn sign_in(
+    state: &AppState,
+    email: &str,
+    password: String,
+) -> ApiResult<(String, chrono::DateTime<Utc>)> {
     let store = state.service.store();
-    let email = login.email.trim().to_lowercase();
+    let email = email.trim().to_lowercase();
     let window_start = Utc::now() - Duration::minutes(FAILURE_WINDOW_MINUTES);
     let failures = store.sign_in_failures(&email, window_start).await?;
     tokio::time::sleep(delay_for(failures)).await;
     let user = store.user_by_email(&email).await.ok();
-    let password = login.password;
     let hash = user.as_ref().map_or_else(
         || dummy_hash().to_owned(),
         |user| user.password_hash.clone(),
@@ -118,7 +128,7 @@ async fn login(
     store
         .insert_token(&token_hash(&token), &user, now, expires_at)
         .await?;
-    Ok(Json(Token { token, expires_at }))
+    Ok((token, expires_at))
 }
 
 /// Ends the caller's sign-in; the token stops working at once.
@@ -133,13 +143,19 @@ async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<Stat
             "an API key is not signed in; an admin revokes it".to_owned(),
         ));
     }
+    sign_out(&state, &caller).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Ends a sign-in at once, here and (within the caching bound) everywhere.
+pub(super) async fn sign_out(state: &AppState, caller: &Caller) -> ApiResult<()> {
     state
         .service
         .store()
         .revoke_token(&caller.token_hash, Utc::now())
         .await?;
     state.sessions.forget_token(&caller.token_hash);
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -162,7 +162,7 @@ async fn load(state: &AppState, caller: &Caller, id: &str) -> ApiResult<CaseReco
 }
 
 /// The case and the definition version it is pinned to.
-async fn load_with_definition(
+pub(super) async fn load_with_definition(
     state: &AppState,
     caller: &Caller,
     id: &str,
@@ -244,13 +244,13 @@ async fn history(
 
 #[derive(Serialize, ToSchema)]
 pub struct TransitionView {
-    name: String,
-    title: String,
+    pub(super) name: String,
+    pub(super) title: String,
     /// Whether the caller may fire it now.
-    allowed: bool,
+    pub(super) allowed: bool,
     /// Why not, when not allowed.
-    reasons: Vec<String>,
-    form: Option<String>,
+    pub(super) reasons: Vec<String>,
+    pub(super) form: Option<String>,
 }
 
 /// The transitions leaving the case's state, each with whether the caller may fire it and why not.
@@ -266,38 +266,48 @@ async fn transitions(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<TransitionView>>> {
     let (case, definition) = load_with_definition(&state, &caller, &id).await?;
+    Ok(Json(
+        transition_views(&state, &case, &definition, &caller).await?,
+    ))
+}
+
+/// What the caller may fire on the case now, and why not: the API's list and the case page's buttons.
+pub(super) async fn transition_views(
+    state: &AppState,
+    case: &CaseRecord,
+    definition: &crate::engine::Definition,
+    caller: &Caller,
+) -> ApiResult<Vec<TransitionView>> {
     let view = CaseView {
         state: &case.state,
         data: &case.data,
     };
     let links = state
         .service
-        .linked_data(caller.org, &definition, &case.data)
+        .linked_data(caller.org, definition, &case.data)
         .await?;
     let listed = available_with_links(
-        &definition,
+        definition,
         view,
         &links,
         &caller.actor(),
         chrono::Utc::now(),
     );
     let read_only = caller.read_only();
-    Ok(Json(
-        listed
-            .into_iter()
-            .map(|item| TransitionView {
-                name: item.name,
-                title: item.title,
-                allowed: item.allowed && !read_only,
-                reasons: if read_only {
-                    vec!["the auditor role fires no transition".to_owned()]
-                } else {
-                    item.reasons
-                },
-                form: item.form,
-            })
-            .collect(),
-    ))
+    Ok(listed
+        .into_iter()
+        .map(|item| TransitionView {
+            name: item.name,
+            title: item.title,
+            allowed: item.allowed && !read_only,
+            reasons: if read_only {
+                vec!["the auditor role fires no transition".to_owned()]
+            } else {
+                item.reasons
+            },
+            form: item.form,
+        })
+        .collect())
 }
 
 #[derive(Serialize, ToSchema)]

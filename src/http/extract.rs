@@ -147,6 +147,13 @@ impl FromRequestParts<AppState> for Caller {
             .map(str::trim)
             .filter(|token| !token.is_empty())
             .ok_or(ApiError::Unauthorized)?;
+        Self::for_token(token, state).await
+    }
+}
+
+impl Caller {
+    /// Whoever `token` (a sign-in token or an API key) belongs to, remembered for a moment.
+    pub(super) async fn for_token(token: &str, state: &AppState) -> Result<Self, ApiError> {
         let hash = token_hash(token);
         if let Some(caller) = state.sessions.get(&hash) {
             return Ok(caller);
@@ -155,9 +162,7 @@ impl FromRequestParts<AppState> for Caller {
         state.sessions.remember(&caller);
         Ok(caller)
     }
-}
 
-impl Caller {
     async fn look_up(token: &str, hash: String, state: &AppState) -> Result<Self, ApiError> {
         let store = state.service.store();
         if token.starts_with(API_KEY_PREFIX) {

@@ -32,15 +32,15 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 #[derive(Serialize, ToSchema)]
 pub struct Task {
-    case: Uuid,
-    workflow: String,
-    state: String,
-    state_title: Option<String>,
+    pub(super) case: Uuid,
+    pub(super) workflow: String,
+    pub(super) state: String,
+    pub(super) state_title: Option<String>,
     /// What the caller may do next.
-    transitions: Vec<String>,
-    updated_at: DateTime<Utc>,
+    pub(super) transitions: Vec<String>,
+    pub(super) updated_at: DateTime<Utc>,
     /// The earliest deadline of the case's state; absent when it has none.
-    due: Option<DateTime<Utc>>,
+    pub(super) due: Option<DateTime<Utc>>,
 }
 
 /// Cases in a state that some transition the caller may fire leaves from,
@@ -51,8 +51,13 @@ pub struct Task {
         (status = 401, description = "no valid token", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn tasks(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<Task>>> {
+    Ok(Json(inbox(&state, &caller).await?))
+}
+
+/// The caller's tasks, soonest due first: the API's `GET /api/v1/tasks` and the inbox page.
+pub(super) async fn inbox(state: &AppState, caller: &Caller) -> ApiResult<Vec<Task>> {
     if caller.read_only() {
-        return Ok(Json(Vec::new()));
+        return Ok(Vec::new());
     }
     let store = state.service.store();
     let mut newest: BTreeMap<String, i64> = BTreeMap::new();
@@ -115,7 +120,7 @@ async fn tasks(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<
     }
     // Soonest due first; cases without a deadline after, oldest first.
     items.sort_by_key(|task| (task.due.is_none(), task.due, task.updated_at));
-    Ok(Json(items))
+    Ok(items)
 }
 
 #[derive(Deserialize, IntoParams)]

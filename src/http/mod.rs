@@ -13,6 +13,7 @@ mod idempotency;
 mod inbox;
 mod jobs;
 mod observe;
+mod pages;
 mod privacy;
 mod sessions;
 mod workflows;
@@ -70,6 +71,7 @@ fn api() -> OpenApiRouter<AppState> {
 pub fn router(state: AppState) -> Router {
     let (routes, _) = api().split_for_parts();
     routes
+        .merge(pages::router())
         .fallback(|| async { ApiError::NotFound })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(

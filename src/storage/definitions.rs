@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::{Store, StoreError, StoreResult, on_db, stored_time};
+use super::{Scope, Store, StoreError, StoreResult, on_db, scoped, stored_time};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DefinitionRow {
@@ -94,6 +94,35 @@ impl Store {
                 .await?
                 .ok_or(StoreError::NotFound)?;
             definition_from_row!(&row).map_err(StoreError::from)
+        })
+    }
+
+    /// How many open (not closed, not deleted) cases of `workflow` are in
+    /// each state, per version: `(version, state, count)`.
+    pub async fn open_case_counts(
+        &self,
+        org: Uuid,
+        workflow: &str,
+    ) -> StoreResult<Vec<(i64, String, i64)>> {
+        let sql = "SELECT workflow_version, state, COUNT(*) AS n FROM cases \
+                   WHERE org_id = $1 AND workflow = $2 AND closed_at IS NULL AND deleted_at IS NULL \
+                   GROUP BY workflow_version, state ORDER BY workflow_version, state";
+        scoped!(&self.db, Scope::Org(org), |conn| {
+            let rows = sqlx::query(sql)
+                .bind(org)
+                .bind(workflow.to_owned())
+                .fetch_all(conn)
+                .await?;
+            rows.iter()
+                .map(|row| {
+                    Ok((
+                        row.try_get("workflow_version")?,
+                        row.try_get("state")?,
+                        row.try_get("n")?,
+                    ))
+                })
+                .collect::<Result<Vec<_>, sqlx::Error>>()
+                .map_err(StoreError::from)
         })
     }
 }
