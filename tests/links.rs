@@ -305,3 +305,17 @@ fn links_and_fire_linked_are_checked_where_written() {
     }
     assert_eq!(run.code, 1);
 }
+
+#[test]
+fn one_file_of_a_home_may_name_its_neighbours() {
+    let home = home_with(SESSION);
+    let file = home.path().join("workflows/session.yaml");
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = caseflow::commands::test(&[file], home.path(), &mut out, &mut err);
+    let out = String::from_utf8_lossy(&out);
+    assert_eq!(
+        (code, out.lines().last()),
+        (0, Some("2 passed, 0 failed")),
+        "the linked `plan` workflow is in the same home: {out}"
+    );
+}
