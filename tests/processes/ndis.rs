@@ -176,6 +176,25 @@ async fn sessions_are_approved_by_someone_else_within_the_plan_and_billed() {
                 "no longer open",
             )
             .await;
+        // The coordinator's list of transitions says so before they try.
+        let (_, listed) = world
+            .api
+            .get(
+                &format!("/api/v1/cases/{third}/transitions"),
+                world.token("coordinator"),
+            )
+            .await;
+        let approve = listed
+            .as_array()
+            .and_then(|all| all.iter().find(|t| t["name"] == "approve"))
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(approve["allowed"], json!(false), "{}: {listed}", db.kind);
+        assert!(
+            approve["reasons"].to_string().contains("no longer open"),
+            "{}: {approve}",
+            db.kind
+        );
         world.stop().await;
     }
 }
