@@ -262,6 +262,7 @@ fn links_and_fire_linked_are_checked_where_written() {
         .replace("      - link: plan\n", "      - link: budget\n")
         .replace("expect_linked: [plan.record_usage]", "expect_linked: [plans.record_usage]")
         .replace("links:\n", "unique: [cost, bad path]\nlinks:\n")
+        .replace("if links.plan == ()", "if links.plann == ()")
         .replace("    links: { plan: { total: 100, used: 20 } }\n    steps:\n      - { fire: approve, as: [coordinator], refused", "    links: { plans: { total: 100, used: 20 } }\n    steps:\n      - { fire: approve, as: [coordinator], refused");
     let run = home_with(&session).check();
     // FILE:LINE:COL of `token` on the first line containing `text`.
@@ -290,6 +291,10 @@ fn links_and_fire_linked_are_checked_where_written() {
         format!(
             "{}: error: no link `plans` under this workflow's `links`",
             at("links: { plans", "plans")
+        ),
+        format!(
+            "{}: error: reads `links.plann` but `links` declares plan",
+            at("if links.plann", "'if")
         ),
         format!(
             "{}: error: `bad path` is not a case data path (write field or field.subfield)",
