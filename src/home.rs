@@ -13,9 +13,17 @@ pub const NOTIFY_TEMPLATES: &str = "templates/notify";
 /// Loads everything under `root`; `workflows` picks the workflow files, `None` for all of them.
 pub fn load_sources(root: &Path, workflows: Option<&[PathBuf]>) -> Sources {
     let mut sources = Sources::default();
+    let all_files = files_with(&root.join("workflows"), &["yaml", "yml"]);
     let workflow_files = match workflows {
-        Some(files) => files.to_vec(),
-        None => files_with(&root.join("workflows"), &["yaml", "yml"]),
+        Some(files) => {
+            sources.other_workflows = all_files
+                .iter()
+                .filter(|file| !files.iter().any(|chosen| same_file(chosen, file)))
+                .filter_map(|file| workflow_id(file))
+                .collect();
+            files.to_vec()
+        }
+        None => all_files,
     };
     sources.workflows = read_all(&workflow_files, &mut sources.problems);
     sources.rules = read_all(
@@ -34,6 +42,27 @@ pub fn load_sources(root: &Path, workflows: Option<&[PathBuf]>) -> Sources {
     sources.schemas = read_all(&schemas, &mut sources.problems);
     sources.templates = template_names(&root.join(NOTIFY_TEMPLATES));
     sources
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (fs::canonicalize(a), fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+/// A workflow file's id, read from its `workflow:` line without parsing the whole file.
+fn workflow_id(path: &Path) -> Option<String> {
+    let text = fs::read_to_string(path).ok()?;
+    let id = text
+        .lines()
+        .find_map(|line| line.strip_prefix("workflow:"))?
+        .split('#')
+        .next()?
+        .trim()
+        .trim_matches(['"', '\''])
+        .to_owned();
+    (!id.is_empty()).then_some(id)
 }
 
 /// Files in `dir` (not below it) with one of `extensions`, sorted by name.

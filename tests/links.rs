@@ -262,6 +262,7 @@ fn links_and_fire_linked_are_checked_where_written() {
         .replace("      - link: plan\n", "      - link: budget\n")
         .replace("expect_linked: [plan.record_usage]", "expect_linked: [plans.record_usage]")
         .replace("links:\n", "unique: [cost, bad path]\nlinks:\n")
+        .replace("if links.plan == ()", "if links.plann == ()")
         .replace("    links: { plan: { total: 100, used: 20 } }\n    steps:\n      - { fire: approve, as: [coordinator], refused", "    links: { plans: { total: 100, used: 20 } }\n    steps:\n      - { fire: approve, as: [coordinator], refused");
     let run = home_with(&session).check();
     // FILE:LINE:COL of `token` on the first line containing `text`.
@@ -292,6 +293,10 @@ fn links_and_fire_linked_are_checked_where_written() {
             at("links: { plans", "plans")
         ),
         format!(
+            "{}: error: reads `links.plann` but `links` declares plan",
+            at("if links.plann", "'if")
+        ),
+        format!(
             "{}: error: `bad path` is not a case data path (write field or field.subfield)",
             at("unique: [cost, bad path]", "bad path")
         ),
@@ -304,4 +309,18 @@ fn links_and_fire_linked_are_checked_where_written() {
         assert!(run.has(&line), "expected\n  {line}\ngot\n{}", run.out);
     }
     assert_eq!(run.code, 1);
+}
+
+#[test]
+fn one_file_of_a_home_may_name_its_neighbours() {
+    let home = home_with(SESSION);
+    let file = home.path().join("workflows/session.yaml");
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = caseflow::commands::test(&[file], home.path(), &mut out, &mut err);
+    let out = String::from_utf8_lossy(&out);
+    assert_eq!(
+        (code, out.lines().last()),
+        (0, Some("2 passed, 0 failed")),
+        "the linked `plan` workflow is in the same home: {out}"
+    );
 }

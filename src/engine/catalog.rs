@@ -34,6 +34,9 @@ pub struct Sources {
     pub templates: BTreeSet<String>,
     /// Problems met while gathering (unreadable files).
     pub problems: Vec<Diagnostic>,
+    /// Ids of the home's other workflows, not loaded here, that the loaded ones may start,
+    /// link to or expect to start (checking one file of a home still knows its neighbours).
+    pub other_workflows: BTreeSet<String>,
 }
 
 pub struct Catalog {
@@ -116,7 +119,11 @@ impl Catalog {
         }
 
         let rules = Arc::new(rules);
-        let workflow_ids: BTreeSet<String> = ids.keys().cloned().collect();
+        let workflow_ids: BTreeSet<String> = ids
+            .keys()
+            .cloned()
+            .chain(sources.other_workflows.iter().cloned())
+            .collect();
         let context = Context {
             rules: &rules,
             forms: &forms,

@@ -14,7 +14,7 @@ use super::model::{NotifyDoc, StateDoc};
 use super::parse::closest;
 use super::source_map::{Seg, SourceMap};
 use crate::forms::Form;
-use crate::rules::{Script, form_fields_read, module_calls, tables_named};
+use crate::rules::{Script, fields_read, form_fields_read, module_calls, tables_named};
 use crate::yaml_path;
 
 pub(super) struct Checker<'a> {
@@ -98,6 +98,22 @@ impl Checker<'_> {
                 self.error(
                     path,
                     format!("rules/{module}.rhai has no function `{function}`"),
+                );
+            }
+        }
+        for link in fields_read(source, "links") {
+            if !self.links.contains(&link) {
+                let declared: Vec<&str> = self.links.iter().map(String::as_str).collect();
+                self.error(
+                    path,
+                    format!(
+                        "reads `links.{link}` but `links` declares {}",
+                        if declared.is_empty() {
+                            "no link".to_owned()
+                        } else {
+                            declared.join(", ")
+                        }
+                    ),
                 );
             }
         }

@@ -10,8 +10,8 @@ use indexmap::IndexMap;
 use super::catalog::SourceFile;
 use super::checker::Checker;
 use super::definition::{
-    Deadline, DeadlineAction, DeadlineWhen, Definition, FireLinked, Guard, Link, Retention, Start,
-    State, Target, Transition,
+    Deadline, DeadlineAction, DeadlineWhen, Definition, Guard, Retention, Start, State, Target,
+    Transition,
 };
 use super::diagnostics::Diagnostic;
 use super::model::{OneOrMany, StateDoc, TargetDoc, TransitionDoc};
@@ -66,7 +66,7 @@ pub fn compile_definition(
     if !doc.states.contains_key(&doc.initial) {
         checker.unknown_state(&yaml_path!("initial"), &doc.initial, "initial", &doc.states);
     }
-    let links = compile_links(&mut checker, &doc);
+    let links = super::links::compile_links(&mut checker, &doc);
     for (index, path) in doc.unique.iter().enumerate() {
         let valid = path.split('.').all(|part| {
             !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
@@ -376,43 +376,7 @@ fn compile_transition(
             }
         })
         .collect();
-    let fire_linked = doc
-        .fire_linked
-        .iter()
-        .enumerate()
-        .map(|(index, fire)| {
-            if !checker.links.contains(&fire.link) {
-                let declared: Vec<&str> = checker.links.iter().map(String::as_str).collect();
-                checker.error(
-                    &yaml_path!("transitions", name, "fire_linked", index, "link"),
-                    format!(
-                        "no link `{}` (declare it under `links`; declared: {})",
-                        fire.link,
-                        if declared.is_empty() {
-                            "none".to_owned()
-                        } else {
-                            declared.join(", ")
-                        }
-                    ),
-                );
-            }
-            let form = fire
-                .form
-                .iter()
-                .filter_map(|(field, expression)| {
-                    let path = yaml_path!("transitions", name, "fire_linked", index, "form", field);
-                    checker
-                        .script(&path, expression, form.as_deref())
-                        .map(|script| (field.clone(), script))
-                })
-                .collect();
-            FireLinked {
-                link: fire.link.clone(),
-                transition: fire.transition.clone(),
-                form,
-            }
-        })
-        .collect();
+    let fire_linked = super::links::compile_fire_linked(checker, name, doc, form.as_deref());
     checker.form_unknown = false;
     Transition {
         name: name.clone(),
@@ -427,51 +391,6 @@ fn compile_transition(
         start,
         fire_linked,
     }
-}
-
-fn compile_links(
-    checker: &mut Checker<'_>,
-    doc: &super::model::WorkflowDoc,
-) -> IndexMap<String, Link> {
-    let mut links = IndexMap::new();
-    for (name, link) in &doc.links {
-        let valid_name = !name.is_empty()
-            && name
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-        if !valid_name {
-            checker.error_at_key(
-                &yaml_path!("links", name),
-                format!("link name `{name}` may use only a-z, 0-9 and _"),
-            );
-        }
-        if !checker.context.workflows.contains(&link.workflow) {
-            checker.error(
-                &yaml_path!("links", name, "workflow"),
-                format!("no workflow `{}` to link to", link.workflow),
-            );
-        }
-        let valid_path = link.field.split('.').all(|part| {
-            !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        });
-        if !valid_path {
-            checker.error(
-                &yaml_path!("links", name, "field"),
-                format!(
-                    "`{}` is not a case data path (write field or field.subfield)",
-                    link.field
-                ),
-            );
-        }
-        links.insert(
-            name.clone(),
-            Link {
-                workflow: link.workflow.clone(),
-                field: link.field.clone(),
-            },
-        );
-    }
-    links
 }
 
 fn compile_target(

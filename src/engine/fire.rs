@@ -2,12 +2,12 @@
 //! due and listing what a user may do. Pure functions of (definition, case,
 //! form, actor, clock); effects are returned, never performed.
 
-use chrono::{DateTime, NaiveTime, Utc};
+use chrono::{DateTime, Utc};
 use rhai::Dynamic;
 use serde_json::Value;
 
 use super::data_path;
-use super::definition::{DeadlineAction, DeadlineWhen, Definition, Notify, Target, Transition};
+use super::definition::{Definition, Notify, Target, Transition};
 use super::outcome::{Availability, Change, Effect, Outcome, Refusal};
 use crate::forms::FieldError;
 use crate::rules::{Actor, Bindings, RuleError, Rules, Script, to_json};
@@ -48,7 +48,7 @@ pub fn start(
         effects: Vec::new(),
         warnings: Vec::new(),
     };
-    schedule_deadlines(
+    super::deadlines::schedule_deadlines(
         definition,
         &definition.initial,
         &mut bindings,
@@ -141,7 +141,7 @@ pub fn fire_with_links(
         outcome.effects.push(Effect::CancelDeadlines {
             state: case.state.to_owned(),
         });
-        schedule_deadlines(definition, &to, &mut bindings, now, &mut outcome);
+        super::deadlines::schedule_deadlines(definition, &to, &mut bindings, now, &mut outcome);
     }
     for notify in &transition.notify {
         if let Some(effect) = notify_effect(rules, notify, &mut bindings)? {
@@ -174,92 +174,6 @@ pub fn fire_with_links(
         super::links::linked_effect(definition, fire_linked, &mut bindings, &mut outcome)?;
     }
     Ok(outcome)
-}
-
-/// What became of a deadline that fell due.
-#[derive(Debug, Clone, PartialEq)]
-pub enum DeadlineResult {
-    /// The case has left the state since; nothing to do.
-    Stale,
-    Notify(Effect),
-    Fired(Outcome),
-}
-
-/// The deadline `index` of `state` fell due at `now`; the system acts on it.
-pub fn deadline_due(
-    definition: &Definition,
-    case: CaseView<'_>,
-    state: &str,
-    index: usize,
-    now: DateTime<Utc>,
-) -> Result<DeadlineResult, Refusal> {
-    deadline_due_with_links(definition, case, &Value::Null, state, index, now)
-}
-
-/// As [`deadline_due`], with the linked cases' data (see [`fire_with_links`]).
-pub fn deadline_due_with_links(
-    definition: &Definition,
-    case: CaseView<'_>,
-    links: &Value,
-    state: &str,
-    index: usize,
-    now: DateTime<Utc>,
-) -> Result<DeadlineResult, Refusal> {
-    let deadline = definition
-        .states
-        .get(state)
-        .and_then(|s| s.deadlines.get(index));
-    let Some(deadline) = deadline.filter(|_| case.state == state) else {
-        return Ok(DeadlineResult::Stale);
-    };
-    let system = Actor::system();
-    match &deadline.action {
-        DeadlineAction::Fire(transition) => fire_with_links(
-            definition,
-            case,
-            links,
-            transition,
-            &Value::Null,
-            &system,
-            now,
-        )
-        .map(DeadlineResult::Fired),
-        DeadlineAction::Notify(notify) => {
-            let mut bindings =
-                Bindings::new(case.data, &Value::Null, &system, now).with_links(links);
-            notify_effect(&definition.rules, notify, &mut bindings)
-                .map(|effect| effect.map_or(DeadlineResult::Stale, DeadlineResult::Notify))
-        }
-    }
-}
-
-/// When the deadlines of the case's state fall due, had it entered the state
-/// at `entered`: what an inbox shows as due dates. Deadlines whose date is
-/// missing from the case are left out.
-pub fn due_dates(
-    definition: &Definition,
-    case: CaseView<'_>,
-    entered: DateTime<Utc>,
-) -> Vec<DateTime<Utc>> {
-    let mut bindings = Bindings::new(case.data, &Value::Null, &Actor::system(), entered);
-    let mut scratch = Outcome {
-        transition: None,
-        from: None,
-        to: case.state.to_owned(),
-        data: Value::Null,
-        changes: Vec::new(),
-        effects: Vec::new(),
-        warnings: Vec::new(),
-    };
-    schedule_deadlines(definition, case.state, &mut bindings, entered, &mut scratch);
-    scratch
-        .effects
-        .into_iter()
-        .filter_map(|effect| match effect {
-            Effect::ScheduleDeadline { due, .. } => Some(due),
-            _ => None,
-        })
-        .collect()
 }
 
 /// Every transition leaving the case's state, with whether `actor` may fire it now and why not.
@@ -447,7 +361,7 @@ fn target(rules: &Rules, target: &Target, bindings: &mut Bindings) -> Result<Str
 }
 
 /// The notification, or `None` when its `when` is false.
-fn notify_effect(
+pub(super) fn notify_effect(
     rules: &Rules,
     notify: &Notify,
     bindings: &mut Bindings,
@@ -494,56 +408,4 @@ fn addresses(
             .collect());
     }
     Ok(vec![value.to_string()])
-}
-
-fn schedule_deadlines(
-    definition: &Definition,
-    state: &str,
-    bindings: &mut Bindings,
-    now: DateTime<Utc>,
-    outcome: &mut Outcome,
-) {
-    let Some(state_def) = definition.states.get(state) else {
-        return;
-    };
-    for (index, deadline) in state_def.deadlines.iter().enumerate() {
-        let due = match &deadline.when {
-            DeadlineWhen::After(duration) => duration.add_to(now),
-            DeadlineWhen::At { date, before } => {
-                match definition
-                    .rules
-                    .eval(date, bindings)
-                    .map(|value| value.to_string())
-                {
-                    Ok(text) => match crate::rules::parse_date(&text) {
-                        Some(day) => {
-                            let at = day.and_time(NaiveTime::MIN).and_utc();
-                            before.map_or(Some(at), |before| before.subtract_from(at))
-                        }
-                        None => {
-                            outcome.warnings.push(format!(
-                                "deadline {index} of `{state}` not scheduled: `{}` gave `{text}`, not a date",
-                                date.source()
-                            ));
-                            continue;
-                        }
-                    },
-                    Err(error) => {
-                        outcome.warnings.push(format!(
-                            "deadline {index} of `{state}` not scheduled: {}",
-                            error.message
-                        ));
-                        continue;
-                    }
-                }
-            }
-        };
-        if let Some(due) = due {
-            outcome.effects.push(Effect::ScheduleDeadline {
-                state: state.to_owned(),
-                index,
-                due,
-            });
-        }
-    }
 }

@@ -7,6 +7,7 @@ mod catalog;
 mod checker;
 mod compile;
 pub mod data_path;
+mod deadlines;
 mod definition;
 pub mod diagnostics;
 pub mod diagram;
@@ -24,16 +25,14 @@ mod scenario_check;
 pub mod source_map;
 
 pub use catalog::{Catalog, SourceFile, Sources};
+pub use deadlines::{DeadlineResult, deadline_due, deadline_due_with_links, due_dates};
 pub use definition::{
     Deadline, DeadlineAction, DeadlineWhen, Definition, FireLinked, Guard, Link, Notify, Retention,
     Start, State, Target, Transition,
 };
 pub use diagnostics::{Diagnostic, Pos, Severity};
 pub use duration::{Duration, DurationError, Unit};
-pub use fire::{
-    CaseView, DeadlineResult, available, available_with_links, deadline_due,
-    deadline_due_with_links, due_dates, fire, fire_with_links, start,
-};
+pub use fire::{CaseView, available, available_with_links, fire, fire_with_links, start};
 pub use outcome::{Availability, Change, Effect, Outcome, Refusal};
 pub use parse::{ParsedWorkflow, parse_workflow};
 

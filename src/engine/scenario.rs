@@ -4,8 +4,9 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use super::deadlines::{DeadlineResult, deadline_due_with_links};
 use super::definition::Definition;
-use super::fire::{CaseView, DeadlineResult, deadline_due_with_links, fire_with_links, start};
+use super::fire::{CaseView, fire_with_links, start};
 use super::model::{ScenarioDoc, StepDoc};
 use super::outcome::{Effect, Refusal};
 use super::{Duration, data_path};

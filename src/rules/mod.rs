@@ -19,7 +19,7 @@ use rhai::{AST, Dynamic, Engine, EvalAltResult, Module, Scope};
 
 pub use data::{Choice, ReferenceData};
 pub use helpers::parse_date;
-pub use scan::{form_fields_read, mentions_variable, module_calls, tables_named};
+pub use scan::{fields_read, form_fields_read, mentions_variable, module_calls, tables_named};
 
 /// The most work one evaluation may do: a loop without an exit stops here within milliseconds.
 pub const MAX_OPERATIONS: u64 = 200_000;

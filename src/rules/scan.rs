@@ -50,24 +50,30 @@ fn is_ident(c: char) -> bool {
 
 /// Fields read as `form.name` (the first level only).
 pub fn form_fields_read(source: &str) -> Vec<String> {
+    fields_read(source, "form")
+}
+
+/// Fields read as `VARIABLE.name` (the first level only), e.g. the links named in `links.plan`.
+pub fn fields_read(source: &str, variable: &str) -> Vec<String> {
     let code = code_only(source);
+    let prefix = format!("{variable}.");
     let mut fields = Vec::new();
     let mut rest = code.as_str();
     let mut offset = 0;
-    while let Some(found) = rest.find("form.") {
+    while let Some(found) = rest.find(&prefix) {
         let start = offset + found;
         let before_ok = code[..start]
             .chars()
             .next_back()
             .is_none_or(|c| !is_ident(c) && c != '.');
-        let name: String = code[start + 5..]
+        let name: String = code[start + prefix.len()..]
             .chars()
             .take_while(|c| is_ident(*c))
             .collect();
         if before_ok && !name.is_empty() && !fields.contains(&name) {
             fields.push(name);
         }
-        offset = start + 5;
+        offset = start + prefix.len();
         rest = &code[offset..];
     }
     fields

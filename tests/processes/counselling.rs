@@ -97,6 +97,12 @@ async fn intake_finds_an_existing_client_instead_of_registering_a_duplicate() {
             .get(&search("name=a"), world.token("intake"))
             .await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{}", db.kind);
+        let (_, openapi) = world.api.get("/openapi.json", world.token("intake")).await;
+        assert!(
+            openapi["paths"]["/api/v1/clients"]["get"].is_object(),
+            "{}: the search is documented",
+            db.kind
+        );
         let (status, _) = world
             .api
             .get("/api/v1/clients", world.token("intake"))

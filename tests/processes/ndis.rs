@@ -139,6 +139,62 @@ async fn sessions_are_approved_by_someone_else_within_the_plan_and_billed() {
                 data["used"] == json!(175.58)
             })
             .await;
+
+        // Once the invoice is sent, sessions are billed on the next one, not this.
+        world
+            .data_until(&invoice, "the second line", |data| {
+                data["items"].as_array().is_some_and(|i| i.len() == 2)
+            })
+            .await;
+        world
+            .moves(
+                "finance",
+                &invoice,
+                "send",
+                json!({"terms_days": 14}),
+                "sent",
+            )
+            .await;
+        let third = world
+            .open(
+                "worker",
+                "session_approval",
+                json!({"participant": participant(), "plan_id": plan, "invoice_id": invoice}),
+            )
+            .await;
+        let mut quarter = two_hours();
+        quarter["end_time"] = json!("07:15");
+        world
+            .moves("worker", &third, "log_session", quarter, "pending")
+            .await;
+        world
+            .refused(
+                "coordinator",
+                &third,
+                "approve",
+                json!({}),
+                "no longer open",
+            )
+            .await;
+        // The coordinator's list of transitions says so before they try.
+        let (_, listed) = world
+            .api
+            .get(
+                &format!("/api/v1/cases/{third}/transitions"),
+                world.token("coordinator"),
+            )
+            .await;
+        let approve = listed
+            .as_array()
+            .and_then(|all| all.iter().find(|t| t["name"] == "approve"))
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(approve["allowed"], json!(false), "{}: {listed}", db.kind);
+        assert!(
+            approve["reasons"].to_string().contains("no longer open"),
+            "{}: {approve}",
+            db.kind
+        );
         world.stop().await;
     }
 }
