@@ -624,3 +624,73 @@ async fn a_job_that_keeps_failing_is_listed_for_admins_and_can_be_retried() {
         workers.stop().await;
     }
 }
+
+#[tokio::test]
+async fn a_start_case_job_run_twice_opens_one_case() {
+    logs();
+    let _serial = ONE_AT_A_TIME.lock().await;
+    for db in databases().await {
+        let home = home();
+        let service = service(db.store().await, &home);
+        let org = organisation(&service).await;
+        let id = Uuid::now_v7();
+        let job = caseflow::jobs::Job::StartCase {
+            org,
+            workflow: "reminders".to_owned(),
+            data: json!({"name": "Linked", "contact": "family@example.org"}),
+            id: Some(id),
+        };
+        // As if the first run opened the case but died before it was acknowledged.
+        for key in ["first-run", "retried-run"] {
+            service
+                .store()
+                .queue_job(&caseflow::storage::QueuedJob {
+                    key: key.to_owned(),
+                    args: serde_json::to_vec(&job).expect("json"),
+                    run_at: chrono::Utc::now(),
+                    attempts: 1,
+                })
+                .await
+                .expect("queue");
+        }
+        let mail = tempfile::tempdir().expect("mail dir");
+        let workers = start_workers(&service, &home, Mailer::Files(mail.path().to_path_buf()));
+        let opened = eventually(Duration::from_secs(60), || async {
+            service.store().case(org, id).await.is_ok()
+        })
+        .await;
+        assert!(opened, "{}", db.kind);
+        let settled = eventually(Duration::from_secs(60), || async {
+            let failed = service
+                .store()
+                .failed_jobs(org, 100)
+                .await
+                .map(|jobs| jobs.len())
+                .unwrap_or(usize::MAX);
+            let done_sql = if db.kind == "postgres" {
+                "SELECT COUNT(*) FROM apalis.jobs WHERE status = 'Done' AND $1 IS NOT NULL"
+            } else {
+                "SELECT COUNT(*) FROM Jobs WHERE status = 'Done' AND $1 IS NOT NULL"
+            };
+            let done = common::db::execute_unscoped(service.store(), done_sql, id).await;
+            failed == 0 && done == [2]
+        })
+        .await;
+        workers.stop().await;
+        assert!(settled, "both runs finished without failing: {}", db.kind);
+        let page = service
+            .store()
+            .cases(
+                org,
+                &caseflow::storage::CaseFilter {
+                    workflow: Some("reminders".to_owned()),
+                    state: None,
+                    after: None,
+                    limit: 10,
+                },
+            )
+            .await
+            .expect("cases");
+        assert_eq!(page.items.len(), 1, "{}", db.kind);
+    }
+}

@@ -59,6 +59,7 @@ pub fn plan(row: &OutboxRow, attempts: usize) -> Vec<QueuedJob> {
                 org: row.org_id,
                 workflow,
                 data,
+                id: Some(row.id),
             },
             row.available_at,
         ),

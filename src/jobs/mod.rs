@@ -45,11 +45,14 @@ pub enum Job {
         to: Vec<String>,
         key: String,
     },
-    /// A case of another workflow a move asked to open.
+    /// A case of another workflow a move asked to open, as case `id` (the
+    /// outbox row's id), so a retried job cannot open it twice.
     StartCase {
         org: Uuid,
         workflow: String,
         data: serde_json::Value,
+        #[serde(default)]
+        id: Option<Uuid>,
     },
     /// One tick (Unix seconds) of a periodic job.
     Cron { periodic: Periodic, tick: i64 },

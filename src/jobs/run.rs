@@ -160,14 +160,10 @@ async fn handle(job: Job, context: Data<Arc<JobContext>>) -> Result<(), BoxDynEr
             org,
             workflow,
             data,
+            id,
         } => (
             "start_case",
-            context
-                .service
-                .create_case(org, &Actor::system(), &workflow, data, None)
-                .await
-                .map(|_| "done")
-                .map_err(BoxDynError::from),
+            start_case(&context, org, &workflow, data, id).await,
         ),
         Job::Cron { periodic, tick } => (
             periodic.name(),
@@ -192,6 +188,28 @@ async fn handle(job: Job, context: Data<Arc<JobContext>>) -> Result<(), BoxDynEr
         }
     }
     result.map(|_| ())
+}
+
+/// Opens the case; a retry that finds it already opened is done.
+async fn start_case(
+    context: &JobContext,
+    org: Uuid,
+    workflow: &str,
+    data: Value,
+    id: Option<Uuid>,
+) -> Result<&'static str, BoxDynError> {
+    let id = id.unwrap_or_else(Uuid::now_v7);
+    let service = &context.service;
+    match service
+        .create_case_with_id(org, &Actor::system(), workflow, data, None, id)
+        .await
+    {
+        Ok(_) => Ok("done"),
+        Err(ServiceError::Conflict(_)) if service.store().case(org, id).await.is_ok() => {
+            Ok("already_done")
+        }
+        Err(error) => Err(error.into()),
+    }
 }
 
 async fn periodic_work(

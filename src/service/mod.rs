@@ -183,6 +183,22 @@ impl Service {
         data: Value,
         request_id: Option<&str>,
     ) -> ServiceResult<CaseRecord> {
+        self.create_case_with_id(org, actor, workflow, data, request_id, Uuid::now_v7())
+            .await
+    }
+
+    /// As [`create_case`](Self::create_case) with the id chosen by the caller
+    /// (a UUIDv7, so listings stay in creation order); `Conflict` when a case
+    /// with that id exists, which makes a retried job harmless.
+    pub async fn create_case_with_id(
+        &self,
+        org: Uuid,
+        actor: &Actor,
+        workflow: &str,
+        data: Value,
+        request_id: Option<&str>,
+        id: Uuid,
+    ) -> ServiceResult<CaseRecord> {
         let version = self.latest_version(org, workflow).await?;
         let definition = self.definition(org, workflow, version).await?;
         let now = self.now();
@@ -190,7 +206,6 @@ impl Service {
             crate::engine::start(&definition, data, actor, now).map_err(ServiceError::Refused)?;
         self.check_unique(org, &definition, None, None, &outcome.data)
             .await?;
-        let id = Uuid::now_v7();
         let mut audit = AuditEntry {
             case_id: id,
             seq: 1,
