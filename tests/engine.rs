@@ -3,23 +3,17 @@
 
 mod common;
 
+use common::sources::{clean_catalog, fixed_now as now, source};
+
 use std::collections::BTreeSet;
 
 use caseflow::engine::{
-    CaseView, Catalog, DeadlineResult, Definition, Effect, Outcome, Refusal, SourceFile, Sources,
-    available, deadline_due, fire, start,
+    CaseView, Catalog, DeadlineResult, Definition, Effect, Outcome, Refusal, Sources, available,
+    deadline_due, fire, start,
 };
 use caseflow::rules::Actor;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{Value, json};
-
-fn source(path: &str, name: &str, text: &str) -> SourceFile {
-    SourceFile {
-        path: path.to_owned(),
-        name: name.to_owned(),
-        text: text.to_owned(),
-    }
-}
 
 fn catalog(yaml: &str) -> Catalog {
     let sources = Sources {
@@ -33,15 +27,7 @@ fn catalog(yaml: &str) -> Catalog {
         templates: BTreeSet::from(["nudge".to_owned()]),
         ..Sources::default()
     };
-    let (catalog, diagnostics) = Catalog::load(&sources);
-    assert!(diagnostics.is_empty(), "{diagnostics:?}");
-    catalog
-}
-
-fn now() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2025-03-01T10:00:00Z")
-        .expect("time")
-        .with_timezone(&Utc)
+    clean_catalog(&sources)
 }
 
 fn worker() -> Actor {

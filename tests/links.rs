@@ -4,13 +4,14 @@
 
 mod common;
 
+use common::sources::{clean_catalog, fixed_now as now, source};
+
 use std::collections::BTreeSet;
 
 use caseflow::engine::{
-    CaseView, Catalog, Effect, Outcome, Refusal, SourceFile, Sources, fire, fire_with_links,
+    CaseView, Catalog, Effect, Outcome, Refusal, Sources, fire, fire_with_links,
 };
 use caseflow::rules::Actor;
-use chrono::{DateTime, Utc};
 use common::Home;
 use serde_json::{Value, json};
 
@@ -65,14 +66,6 @@ transitions:
     to: active
 "#;
 
-fn source(path: &str, name: &str, text: &str) -> SourceFile {
-    SourceFile {
-        path: path.to_owned(),
-        name: name.to_owned(),
-        text: text.to_owned(),
-    }
-}
-
 fn catalog() -> Catalog {
     let sources = Sources {
         workflows: vec![
@@ -82,15 +75,7 @@ fn catalog() -> Catalog {
         templates: BTreeSet::from(["nudge".to_owned()]),
         ..Sources::default()
     };
-    let (catalog, diagnostics) = Catalog::load(&sources);
-    assert!(diagnostics.is_empty(), "{diagnostics:?}");
-    catalog
-}
-
-fn now() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2025-03-01T10:00:00Z")
-        .expect("time")
-        .with_timezone(&Utc)
+    clean_catalog(&sources)
 }
 
 fn approve(data: &Value, links: &Value, form: &Value) -> Result<Outcome, Refusal> {

@@ -4,11 +4,12 @@
 
 mod common;
 
+use common::sources::{clean_catalog, fixed_now as now, source};
+
 use std::collections::BTreeSet;
 
-use caseflow::engine::{CaseView, Catalog, Refusal, SourceFile, Sources, fire};
+use caseflow::engine::{CaseView, Catalog, Refusal, Sources, fire};
 use caseflow::rules::Actor;
-use chrono::{DateTime, Utc};
 use common::{Home, INTAKE_YAML};
 use serde_json::{Value, json};
 
@@ -148,14 +149,6 @@ fn tables_named_in_rules_must_exist() {
     assert_eq!(run.errors().len(), 2, "{}", run.out);
 }
 
-fn source(path: &str, name: &str, text: &str) -> SourceFile {
-    SourceFile {
-        path: path.to_owned(),
-        name: name.to_owned(),
-        text: text.to_owned(),
-    }
-}
-
 /// The intake workflow with `guard` and `set` replaced, the ITEMS and IWI tables, and a form
 /// whose `iwi` field takes its options from the IWI table.
 fn catalog(guard: &str, set: &str) -> Catalog {
@@ -188,15 +181,7 @@ fn catalog(guard: &str, set: &str) -> Catalog {
         templates: BTreeSet::from(["nudge".to_owned()]),
         ..Sources::default()
     };
-    let (catalog, diagnostics) = Catalog::load(&sources);
-    assert!(diagnostics.is_empty(), "{diagnostics:?}");
-    catalog
-}
-
-fn now() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2025-03-01T10:00:00Z")
-        .expect("time")
-        .with_timezone(&Utc)
+    clean_catalog(&sources)
 }
 
 fn finish(catalog: &Catalog, form: Value) -> Result<caseflow::engine::Outcome, Refusal> {

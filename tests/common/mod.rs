@@ -5,6 +5,7 @@
 pub mod api;
 pub mod db;
 pub mod smtp;
+pub mod sources;
 
 use std::path::{Path, PathBuf};
 
