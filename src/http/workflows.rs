@@ -161,7 +161,7 @@ async fn published(
 /// A problem in a definition, located in the YAML sent.
 #[derive(Serialize, ToSchema)]
 pub struct Located {
-    line: usize,
+    pub(super) line: usize,
     column: usize,
     message: String,
 }
@@ -173,7 +173,8 @@ pub struct Validation {
     warnings: Vec<Located>,
 }
 
-fn located(diagnostics: &[crate::engine::Diagnostic], errors: bool) -> Vec<Located> {
+/// The errors (or the warnings) among `diagnostics`, for the API and the editor page.
+pub(super) fn located(diagnostics: &[crate::engine::Diagnostic], errors: bool) -> Vec<Located> {
     diagnostics
         .iter()
         .filter(|d| d.is_error() == errors)

@@ -8,12 +8,13 @@ use axum::extract::rejection::FormRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::workflows::require_admin;
 use super::{PageError, PageResult, Session, check_csrf, field, page};
 use crate::engine::Diagnostic;
 use crate::http::AppState;
+use crate::http::workflows::located;
 use crate::service::ServiceError;
 
 /// The file name problems are reported against (the editor has no file).
@@ -76,13 +77,6 @@ fn with_version(source: &str, version: i64) -> String {
     out.join("\n")
 }
 
-#[derive(Serialize)]
-struct Located {
-    line: usize,
-    column: usize,
-    message: String,
-}
-
 async fn editor_page(
     state: &AppState,
     session: &Session,
@@ -91,17 +85,7 @@ async fn editor_page(
     ok: Option<&str>,
     status: StatusCode,
 ) -> PageResult<Response> {
-    let located = |errors: bool| -> Vec<Located> {
-        diagnostics
-            .iter()
-            .filter(|d| d.is_error() == errors)
-            .map(|d| Located {
-                line: d.line,
-                column: d.column,
-                message: d.message.clone(),
-            })
-            .collect()
-    };
+    let located = |errors: bool| located(diagnostics, errors);
     let errors = located(true);
     let lines = source.lines().count().max(1) + usize::from(source.ends_with('\n'));
     let mut context = tera::Context::new();
