@@ -225,6 +225,18 @@ async fn closed_cases_are_anonymised_then_retired_and_the_trail_still_verifies()
         let last = history.last().expect("entries");
         assert_eq!(last.transition.as_deref(), Some("retention"));
         assert_eq!(last.actor, "system:retention");
+        let recorded: Vec<&str> = last
+            .changes
+            .as_array()
+            .expect("changes")
+            .iter()
+            .filter_map(|change| change["path"].as_str())
+            .collect();
+        assert_eq!(
+            recorded,
+            ["client.name", "client.phone", "client.contacts.0.name"],
+            "recorded as change paths, like any move"
+        );
         assert_eq!(last.reasons["redacted_entries"], json!([1, 2]));
         assert_eq!(
             history[1].form.as_ref().expect("form")["outcome"],

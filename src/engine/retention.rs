@@ -151,6 +151,17 @@ pub fn dotted_to_pointer(path: &str) -> String {
     pointer
 }
 
+/// `/client/contacts/0/name` as the dotted path `client.contacts.0.name`
+/// audit changes use.
+pub fn pointer_to_dotted(pointer: &str) -> String {
+    pointer
+        .split('/')
+        .skip(1)
+        .map(|part| part.replace("~1", "/").replace("~0", "~"))
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
 /// Removes every value `pointer` names (`*` is each array item); returns the
 /// concrete pointers removed.
 pub fn scrub(value: &mut Value, pointer: &str) -> Vec<String> {
@@ -311,6 +322,10 @@ mod tests {
     #[test]
     fn dotted_paths_become_pointers() {
         assert_eq!(dotted_to_pointer("client.name"), "/client/name");
+        assert_eq!(
+            pointer_to_dotted("/client/contacts/0/name"),
+            "client.contacts.0.name"
+        );
         assert!(covers("/contacts/*/phone", "/contacts/3/phone"));
         assert!(covers("/client", "/client/name"));
         assert!(!covers("/client/name", "/client"));

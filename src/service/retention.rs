@@ -9,8 +9,8 @@ use uuid::Uuid;
 use super::{Service, ServiceError, ServiceResult};
 use crate::engine::Definition;
 use crate::engine::retention::{
-    RetentionFacts, RetentionPeriods, RetentionStep, personal_pointers, retention_due, scrub,
-    scrub_entry,
+    RetentionFacts, RetentionPeriods, RetentionStep, personal_pointers, pointer_to_dotted,
+    retention_due, scrub, scrub_entry,
 };
 use crate::storage::{
     AuditEntry, ClosedCase, ERASURE_TRANSITION, HASH_SCHEME, LegalHold, RETENTION_TRANSITION,
@@ -381,7 +381,7 @@ fn build_scrub(
     }
     let changes: Vec<Value> = removed
         .iter()
-        .map(|pointer| json!({"path": pointer, "old": null, "new": null}))
+        .map(|pointer| json!({"path": pointer_to_dotted(pointer), "old": null, "new": null}))
         .collect();
     let mut audit = new_entry(
         case.org_id,
