@@ -660,6 +660,13 @@ async fn a_start_case_job_run_twice_opens_one_case() {
         })
         .await;
         assert!(opened, "{}", db.kind);
+        let done_sql: &'static str = Box::leak(
+            format!(
+                "SELECT COUNT(*) FROM {} WHERE status = 'Done' AND $1 IS NOT NULL",
+                service.store().job_table()
+            )
+            .into_boxed_str(),
+        );
         let settled = eventually(Duration::from_secs(60), || async {
             let failed = service
                 .store()
@@ -667,11 +674,6 @@ async fn a_start_case_job_run_twice_opens_one_case() {
                 .await
                 .map(|jobs| jobs.len())
                 .unwrap_or(usize::MAX);
-            let done_sql = if db.kind == "postgres" {
-                "SELECT COUNT(*) FROM apalis.jobs WHERE status = 'Done' AND $1 IS NOT NULL"
-            } else {
-                "SELECT COUNT(*) FROM Jobs WHERE status = 'Done' AND $1 IS NOT NULL"
-            };
             let done = common::db::execute_unscoped(service.store(), done_sql, id).await;
             failed == 0 && done == [2]
         })

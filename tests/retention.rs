@@ -493,11 +493,7 @@ async fn two_processes_following_the_nightly_schedule_apply_each_tick_once() {
                 .await
                 .expect("queue");
         }
-        let jobs_table = if db.kind == "postgres" {
-            "apalis.jobs"
-        } else {
-            "Jobs"
-        };
+        let jobs_table = store.job_table();
         let count_sql: &'static str = Box::leak(
             format!(
                 "SELECT COUNT(*) FROM {jobs_table} WHERE idempotency_key LIKE 'cron:%' \

@@ -13,8 +13,8 @@ use crate::engine::retention::{
     retention_due, scrub, scrub_entry,
 };
 use crate::storage::{
-    AuditEntry, ClosedCase, ERASURE_TRANSITION, HASH_SCHEME, LegalHold, RETENTION_TRANSITION,
-    Redaction, Scrub, ScrubMarks, content_digest, entry_hash,
+    AuditEntry, CaseRecord, ClosedCase, ERASURE_TRANSITION, HASH_SCHEME, LEGAL_HOLD_TRANSITION,
+    LegalHold, RETENTION_TRANSITION, Redaction, Scrub, ScrubMarks, content_digest, entry_hash,
 };
 
 /// The actor retention acts as, in audit trails.
@@ -68,18 +68,18 @@ impl Service {
         loop {
             let page = self.store.closed_cases(after).await?;
             let Some(last) = page.last() else { break };
-            after = Some(last.id);
+            after = Some(last.record.id);
             for case in page {
                 summary.cases_seen += 1;
-                if case.legal_hold {
+                if case.record.legal_hold {
                     summary.on_hold += 1;
                 }
                 if let Err(error) = self
                     .retain_case(&case, periods, now, dry_run, &mut summary.steps)
                     .await
                 {
-                    tracing::warn!(case = %case.id, %error, "retention step failed");
-                    summary.failed.push((case.id, error.to_string()));
+                    tracing::warn!(case = %case.record.id, %error, "retention step failed");
+                    summary.failed.push((case.record.id, error.to_string()));
                 }
                 progress(summary.cases_seen);
             }
@@ -95,53 +95,52 @@ impl Service {
         dry_run: bool,
         out: &mut Vec<PlannedStep>,
     ) -> ServiceResult<()> {
+        let record = &case.record;
+        let (org, id) = (record.org_id, record.id);
         let definition = self
-            .definition(case.org_id, &case.workflow, case.workflow_version)
+            .definition(org, &record.workflow, record.workflow_version)
             .await?;
         let facts = RetentionFacts {
-            state: &case.state,
-            closed_at: Some(case.closed_at),
-            legal_hold: case.legal_hold,
+            state: &record.state,
+            closed_at: record.closed_at,
+            legal_hold: record.legal_hold,
             anonymised: case.anonymised,
             financial_scrubbed: case.financial_scrubbed,
         };
-        let mut current = case.clone();
+        let mut current = record.clone();
         for step in retention_due(&definition, facts, periods, now) {
             let planned = |fields: Vec<String>, entries: Vec<i64>| PlannedStep {
-                case_id: case.id,
-                org_id: case.org_id,
-                workflow: case.workflow.clone(),
-                state: case.state.clone(),
-                closed_at: case.closed_at,
+                case_id: id,
+                org_id: org,
+                workflow: record.workflow.clone(),
+                state: record.state.clone(),
+                closed_at: record.closed_at.unwrap_or(record.updated_at),
                 step: step.name().to_owned(),
                 fields,
                 entries,
             };
             if step == RetentionStep::Purge {
                 if !dry_run {
-                    self.store.purge_case(case.org_id, case.id).await?;
-                    self.forget(case.org_id, case.id);
+                    self.store.purge_case(org, id).await?;
+                    self.forget(org, id);
                 }
                 out.push(planned(vec!["*".to_owned()], Vec::new()));
                 break;
             }
             let (target, marks) = retention_target(&step);
-            let history = self.store.history(case.org_id, case.id).await?;
-            let scrub = build_scrub(
-                &definition,
+            let history = self.store.history(org, id).await?;
+            let audit = new_entry(
                 &current,
-                &history,
-                &target,
-                marks,
                 RETENTION_TRANSITION,
                 RETENTION_ACTOR,
                 json!({"step": step.name()}),
                 now,
             );
+            let scrub = build_scrub(&definition, &current, &history, &target, marks, audit);
             out.push(planned(scrub.removed.clone(), scrub.entries()));
             if !dry_run {
                 self.store.apply_scrub(&scrub.write).await?;
-                self.forget(case.org_id, case.id);
+                self.forget(org, id);
                 current.version = scrub.write.audit.seq;
                 current.audit_hash = scrub.write.audit.hash.clone();
                 current.data = scrub.write.data.clone();
@@ -162,35 +161,18 @@ impl Service {
             .definition(org, &record.workflow, record.workflow_version)
             .await?;
         let history = self.store.history(org, id).await?;
-        let case = ClosedCase {
-            id,
-            org_id: org,
-            workflow: record.workflow.clone(),
-            workflow_version: record.workflow_version,
-            state: record.state.clone(),
-            closed_at: record.closed_at.unwrap_or(record.updated_at),
-            legal_hold: false,
-            anonymised: false,
-            financial_scrubbed: false,
-            data: record.data.clone(),
-            version: record.version,
-            audit_hash: record.audit_hash.clone(),
-        };
         let target = personal_target(personal_pointers(&definition));
         // Not marked anonymised: an open case may gather personal data again,
         // which its retention policy must still remove when the time comes.
         let marks = ScrubMarks::default();
-        let scrub = build_scrub(
-            &definition,
-            &case,
-            &history,
-            &target,
-            marks,
+        let audit = new_entry(
+            &record,
             ERASURE_TRANSITION,
             actor,
             json!({"request": "right to erasure"}),
             self.now(),
         );
+        let scrub = build_scrub(&definition, &record, &history, &target, marks, audit);
         self.store.apply_scrub(&scrub.write).await?;
         self.forget(org, id);
         Ok(scrub.removed.len())
@@ -207,12 +189,8 @@ impl Service {
     ) -> ServiceResult<()> {
         let record = self.store.case(org, id).await?;
         let mut audit = new_entry(
-            org,
-            id,
-            record.version + 1,
-            &record.state,
-            &record.audit_hash,
-            "legal_hold",
+            &record,
+            LEGAL_HOLD_TRANSITION,
             actor,
             json!({"hold": hold, "reason": reason}),
             self.now(),
@@ -312,17 +290,15 @@ impl BuiltScrub {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The scrub of `case` for `target`, recorded by `audit` (a fresh entry
+/// from [`new_entry`]), which gets the removed fields and its hash here.
 fn build_scrub(
     definition: &Definition,
-    case: &ClosedCase,
+    case: &CaseRecord,
     history: &[AuditEntry],
     target: &Target,
     marks: ScrubMarks,
-    transition: &str,
-    actor: &str,
-    mut reasons: Value,
-    now: DateTime<Utc>,
+    mut audit: AuditEntry,
 ) -> BuiltScrub {
     let (data, removed) = if target.everything {
         keep_only(&case.data, &target.case_fields)
@@ -373,7 +349,7 @@ fn build_scrub(
             });
         }
     }
-    if let Some(object) = reasons.as_object_mut() {
+    if let Some(object) = audit.reasons.as_object_mut() {
         object.insert(
             "redacted_entries".to_owned(),
             json!(redactions.iter().map(|r| r.seq).collect::<Vec<_>>()),
@@ -383,17 +359,6 @@ fn build_scrub(
         .iter()
         .map(|pointer| json!({"path": pointer_to_dotted(pointer), "old": null, "new": null}))
         .collect();
-    let mut audit = new_entry(
-        case.org_id,
-        case.id,
-        case.version + 1,
-        &case.state,
-        &case.audit_hash,
-        transition,
-        actor,
-        reasons,
-        now,
-    );
     audit.changes = Value::Array(changes);
     audit.hash = entry_hash(&audit);
     BuiltScrub {
@@ -448,32 +413,29 @@ fn ensure_object<'v>(root: &'v mut Value, pointer: &str) -> &'v mut Value {
     at
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The next entry of `case`'s trail for a change outside its workflow: the
+/// state stays, `reasons` says what and why.
 fn new_entry(
-    org: Uuid,
-    case: Uuid,
-    seq: i64,
-    state: &str,
-    prev_hash: &str,
+    case: &CaseRecord,
     transition: &str,
     actor: &str,
     reasons: Value,
     at: DateTime<Utc>,
 ) -> AuditEntry {
     AuditEntry {
-        case_id: case,
-        seq,
-        org_id: org,
+        case_id: case.id,
+        seq: case.version + 1,
+        org_id: case.org_id,
         transition: Some(transition.to_owned()),
-        from: Some(state.to_owned()),
-        to: state.to_owned(),
+        from: Some(case.state.clone()),
+        to: case.state.clone(),
         actor: actor.to_owned(),
         form: None,
         changes: json!([]),
         reasons,
         request_id: None,
         at,
-        prev_hash: prev_hash.to_owned(),
+        prev_hash: case.audit_hash.clone(),
         hash: String::new(),
         hash_scheme: HASH_SCHEME,
         form_digest: None,

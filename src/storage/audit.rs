@@ -91,7 +91,9 @@ pub const HASH_SCHEME: i64 = 2;
 
 /// SHA-256 of a value's canonical JSON, in hex.
 pub fn content_digest(value: &Value) -> String {
-    hex(&Sha256::digest(canonical_json(value).as_bytes()))
+    let mut text = Vec::with_capacity(256);
+    write_canonical(&mut text, value);
+    hex(&Sha256::digest(&text))
 }
 
 /// SHA-256 over the previous hash and every field of the entry except its own
@@ -326,6 +328,8 @@ impl Store {
 /// The transitions under which a scrub is recorded.
 pub const RETENTION_TRANSITION: &str = "retention";
 pub const ERASURE_TRANSITION: &str = "erasure";
+/// The transition under which a legal hold put on or lifted is recorded.
+pub const LEGAL_HOLD_TRANSITION: &str = "legal_hold";
 
 /// A scrubbed entry must name a later retention or erasure entry of its own
 /// case that lists it; kept digests without one are content swapped in silence.

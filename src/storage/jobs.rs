@@ -7,7 +7,7 @@ use serde_json::Value;
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::{Db, Store, StoreError, StoreResult, outbox::JOB_QUEUE};
+use super::{Db, Store, StoreError, StoreResult, on_db, outbox::JOB_QUEUE};
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct FailedJob {
@@ -24,6 +24,9 @@ pub struct FailedJob {
 }
 
 const FAILED: [&str; 2] = ["Failed", "Killed"];
+
+/// One failed job of ours, by id (`$1`); `$2..$4` bind the queue and [`FAILED`].
+const FAILED_BY_ID: &str = "WHERE id = $1 AND job_type = $2 AND status IN ($3, $4)";
 
 macro_rules! failed_from_row {
     ($row:expr) => {{
@@ -46,6 +49,14 @@ fn of_org(job: &Value, org: Uuid) -> bool {
 }
 
 impl Store {
+    /// apalis's table of jobs in this database.
+    pub fn job_table(&self) -> &'static str {
+        match self.writer {
+            Db::Sqlite(_) => "Jobs",
+            Db::Postgres(_) => "apalis.jobs",
+        }
+    }
+
     /// The jobs of `org` that failed for good, newest first.
     pub async fn failed_jobs(&self, org: Uuid, limit: i64) -> StoreResult<Vec<FailedJob>> {
         let rows = match &self.writer {
@@ -85,62 +96,41 @@ impl Store {
     /// Puts a failed job of `org` back in the queue with fresh attempts;
     /// `NotFound` when `org` has no failed job by that id.
     pub async fn retry_job(&self, org: Uuid, id: &str) -> StoreResult<()> {
-        let payload: Option<Vec<u8>> = match &self.writer {
-            Db::Sqlite(pool) => {
-                sqlx::query_scalar(
-                    "SELECT job FROM Jobs WHERE id = $1 AND job_type = $2 AND status IN ($3, $4)",
-                )
+        let table = self.job_table();
+        let sql = format!("SELECT job FROM {table} {FAILED_BY_ID}");
+        let payload: Option<Vec<u8>> = on_db!(&self.writer, |pool| {
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
                 .bind(id.to_owned())
                 .bind(JOB_QUEUE)
                 .bind(FAILED[0])
                 .bind(FAILED[1])
                 .fetch_optional(pool)
                 .await?
-            }
-            Db::Postgres(pool) => {
-                sqlx::query_scalar(
-                    "SELECT job FROM apalis.jobs WHERE id = $1 AND job_type = $2 AND status IN ($3, $4)",
-                )
-                .bind(id.to_owned())
-                .bind(JOB_QUEUE)
-                .bind(FAILED[0])
-                .bind(FAILED[1])
-                .fetch_optional(pool)
-                .await?
-            }
-        };
+        });
         let job: Value = payload
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())
             .unwrap_or(Value::Null);
         if !of_org(&job, org) {
             return Err(StoreError::NotFound);
         }
-        let changed = match &self.writer {
-            Db::Sqlite(pool) => sqlx::query(
-                "UPDATE Jobs SET status = 'Pending', attempts = 0, run_at = strftime('%s', 'now'), \
-                 done_at = NULL, lock_at = NULL, lock_by = NULL \
-                 WHERE id = $1 AND job_type = $2 AND status IN ($3, $4)",
-            )
-            .bind(id.to_owned())
-            .bind(JOB_QUEUE)
-            .bind(FAILED[0])
-            .bind(FAILED[1])
-            .execute(pool)
-            .await?
-            .rows_affected(),
-            Db::Postgres(pool) => sqlx::query(
-                "UPDATE apalis.jobs SET status = 'Pending', attempts = 0, run_at = now(), \
-                 done_at = NULL, lock_at = NULL, lock_by = NULL \
-                 WHERE id = $1 AND job_type = $2 AND status IN ($3, $4)",
-            )
-            .bind(id.to_owned())
-            .bind(JOB_QUEUE)
-            .bind(FAILED[0])
-            .bind(FAILED[1])
-            .execute(pool)
-            .await?
-            .rows_affected(),
+        let now = match self.writer {
+            Db::Sqlite(_) => "strftime('%s', 'now')",
+            Db::Postgres(_) => "now()",
         };
+        let sql = format!(
+            "UPDATE {table} SET status = 'Pending', attempts = 0, run_at = {now}, \
+             done_at = NULL, lock_at = NULL, lock_by = NULL {FAILED_BY_ID}"
+        );
+        let changed = on_db!(&self.writer, |pool| {
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(id.to_owned())
+                .bind(JOB_QUEUE)
+                .bind(FAILED[0])
+                .bind(FAILED[1])
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
         if changed == 0 {
             return Err(StoreError::NotFound);
         }

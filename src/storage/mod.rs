@@ -27,8 +27,8 @@ use uuid::Uuid;
 
 pub use access::{ApiKey, CaseRead, Notification, Reservation};
 pub use audit::{
-    AuditEntry, ChainBreak, ERASURE_TRANSITION, GENESIS_HASH, HASH_SCHEME, RETENTION_TRANSITION,
-    canonical_json, content_digest, entry_hash, hex,
+    AuditEntry, ChainBreak, ERASURE_TRANSITION, GENESIS_HASH, HASH_SCHEME, LEGAL_HOLD_TRANSITION,
+    RETENTION_TRANSITION, canonical_json, content_digest, entry_hash, hex,
 };
 pub use cases::{CaseFilter, CasePage, CaseRecord, Move, NewCase, OutboxItem};
 pub use clients::ClientQuery;

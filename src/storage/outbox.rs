@@ -86,18 +86,22 @@ where
     update
 }
 
+/// apalis refused our tasks: the queue's tables are not as expected.
+fn queue_error(error: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("job queue: {error}"))
+}
+
 impl Store {
     /// Queues one job outside any move (a cron tick). Its key makes it
     /// unique: a second process queueing the same key adds nothing.
     pub async fn queue_job(&self, job: &QueuedJob) -> StoreResult<()> {
-        let queue_error = |error: String| StoreError::Corrupt(format!("job queue: {error}"));
         match &self.writer {
             Db::Sqlite(pool) => {
                 // apalis-sqlite inserts with ON CONFLICT (job_type, idempotency_key) DO NOTHING.
                 let mut tx = pool.begin().await?;
                 apalis_sqlite::queries::push_tasks(&mut *tx, JOB_QUEUE, &[task(job)])
                     .await
-                    .map_err(|error| queue_error(error.to_string()))?;
+                    .map_err(queue_error)?;
                 tx.commit().await?;
                 Ok(())
             }
@@ -116,7 +120,7 @@ impl Store {
                     {
                         Ok(())
                     }
-                    Err(error) => Err(queue_error(error.to_string())),
+                    Err(error) => Err(queue_error(error)),
                 }
             }
         }
@@ -131,7 +135,6 @@ impl Store {
         now: DateTime<Utc>,
         plan: impl Fn(&OutboxRow) -> Vec<QueuedJob>,
     ) -> StoreResult<usize> {
-        let queue_error = |error: String| StoreError::Corrupt(format!("job queue: {error}"));
         match &self.writer {
             Db::Sqlite(pool) => {
                 let mut tx = pool.begin().await?;
@@ -146,7 +149,7 @@ impl Store {
                 let tasks: Vec<_> = rows.iter().flat_map(&plan).map(|job| task(&job)).collect();
                 apalis_sqlite::queries::push_tasks(&mut *tx, JOB_QUEUE, &tasks)
                     .await
-                    .map_err(|error| queue_error(error.to_string()))?;
+                    .map_err(queue_error)?;
                 mark_dispatched(&rows, now)
                     .build()
                     .execute(&mut *tx)
@@ -174,7 +177,7 @@ impl Store {
                 if !tasks.is_empty() {
                     apalis_postgres::queries::push_tasks(&mut *tx, JOB_QUEUE, tasks)
                         .await
-                        .map_err(|error| queue_error(error.to_string()))?;
+                        .map_err(queue_error)?;
                 }
                 mark_dispatched(&rows, now)
                     .build()

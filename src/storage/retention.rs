@@ -8,23 +8,16 @@ use sqlx::Row;
 use uuid::Uuid;
 
 use super::audit::AuditEntry;
+use super::cases::{COLUMNS, CaseRecord, case_from_row};
 use super::{Db, Json, Store, StoreError, StoreResult, on_db, stored_time};
 
-/// A closed case as the retention sweep sees it.
+/// A closed case as the retention sweep sees it: the record and how far
+/// retention has already gone with it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClosedCase {
-    pub id: Uuid,
-    pub org_id: Uuid,
-    pub workflow: String,
-    pub workflow_version: i64,
-    pub state: String,
-    pub closed_at: DateTime<Utc>,
-    pub legal_hold: bool,
+    pub record: CaseRecord,
     pub anonymised: bool,
     pub financial_scrubbed: bool,
-    pub data: Value,
-    pub version: i64,
-    pub audit_hash: String,
 }
 
 /// One earlier audit entry with its form and changes scrubbed; the digests
@@ -125,34 +118,26 @@ macro_rules! insert_entry {
 impl Store {
     /// Closed cases of every organisation after `after` (by id), a page at a time.
     pub async fn closed_cases(&self, after: Option<Uuid>) -> StoreResult<Vec<ClosedCase>> {
-        let sql = "SELECT id, org_id, workflow, workflow_version, state, closed_at, legal_hold, \
-                   anonymised_at, financial_scrubbed_at, data, version, audit_hash FROM cases \
-                   WHERE closed_at IS NOT NULL AND id > $1 ORDER BY id LIMIT $2";
+        let sql = format!(
+            "SELECT {COLUMNS}, anonymised_at, financial_scrubbed_at FROM cases \
+             WHERE closed_at IS NOT NULL AND id > $1 ORDER BY id LIMIT $2"
+        );
         super::scoped!(&self.db, super::Scope::All, |conn| {
-            let rows = sqlx::query(sql)
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(after.unwrap_or(Uuid::nil()))
                 .bind(PAGE)
                 .fetch_all(conn)
                 .await?;
             rows.iter()
                 .map(|row| {
+                    let marked = |column: &str| {
+                        row.try_get::<Option<DateTime<Utc>>, _>(column)
+                            .map(|at| at.is_some())
+                    };
                     Ok(ClosedCase {
-                        id: row.try_get("id")?,
-                        org_id: row.try_get("org_id")?,
-                        workflow: row.try_get("workflow")?,
-                        workflow_version: row.try_get("workflow_version")?,
-                        state: row.try_get("state")?,
-                        closed_at: row.try_get("closed_at")?,
-                        legal_hold: row.try_get("legal_hold")?,
-                        anonymised: row
-                            .try_get::<Option<DateTime<Utc>>, _>("anonymised_at")?
-                            .is_some(),
-                        financial_scrubbed: row
-                            .try_get::<Option<DateTime<Utc>>, _>("financial_scrubbed_at")?
-                            .is_some(),
-                        data: row.try_get::<Json, _>("data")?.0,
-                        version: row.try_get("version")?,
-                        audit_hash: row.try_get("audit_hash")?,
+                        record: case_from_row!(row)?,
+                        anonymised: marked("anonymised_at")?,
+                        financial_scrubbed: marked("financial_scrubbed_at")?,
                     })
                 })
                 .collect::<Result<Vec<_>, sqlx::Error>>()
