@@ -271,8 +271,11 @@ pub async fn bench(
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
+    let before = store.batch_counts();
     let measured = engine_phase(service, org.id, options, &progress).await;
     progress.finish_and_clear();
+    let (batches, writes) = store.batch_counts();
+    let (batches, writes) = (batches - before.0, writes - before.1);
     // The engine runs first, on the same database state a fresh bench sees; the floor after it.
     let floor = if options.floor {
         match floor_phase(store.clone(), org.id, options, published.version).await {
@@ -304,6 +307,11 @@ pub async fn bench(
                     floor.per_second() / measured.per_second().max(1e-9)
                 );
             }
+            let _ = writeln!(
+                out,
+                "writes_per_commit={:.1}",
+                writes as f64 / batches.max(1) as f64
+            );
             let _ = writeln!(
                 out,
                 "transitions_per_s={:.0} p50_ms={:.2} p99_ms={:.2}",

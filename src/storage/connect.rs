@@ -3,7 +3,7 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use super::{Db, Store, StoreResult};
@@ -54,11 +54,28 @@ impl Store {
             warn_if_above_row_security(&pool).await;
             (Db::Postgres(pool.clone()), Db::Postgres(pool))
         };
-        let writers = match writer {
-            Db::Sqlite(_) => 1,
-            Db::Postgres(_) => POSTGRES_WRITERS,
+        let batch = match &writer {
+            Db::Sqlite(_) => super::batch::Writer::start(writer.clone(), 1),
+            Db::Postgres(_) => {
+                // Connections of the group-commit writer alone: it applies
+                // already-authorised writes of every organisation. Its one
+                // statement is planned once, as a generic plan, and joins the
+                // batch to the cases by key: without the join settings a plan
+                // made while the tables were small would scan every case for good.
+                let options = PgConnectOptions::from_str(url)?.options([
+                    ("caseflow.org", "all"),
+                    ("plan_cache_mode", "force_generic_plan"),
+                    ("enable_hashjoin", "off"),
+                    ("enable_mergejoin", "off"),
+                ]);
+                let pool = PgPoolOptions::new()
+                    .max_connections(POSTGRES_WRITERS as u32)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(options)
+                    .await?;
+                super::batch::Writer::start(Db::Postgres(pool), POSTGRES_WRITERS)
+            }
         };
-        let batch = super::batch::Writer::start(writer.clone(), writers);
         Ok(Self { db, writer, batch })
     }
 

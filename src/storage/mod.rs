@@ -173,6 +173,11 @@ impl Store {
         self.batch.waiting()
     }
 
+    /// Group-commit transactions so far and the writes they carried.
+    pub fn batch_counts(&self) -> (u64, u64) {
+        self.batch.counts()
+    }
+
     /// Where the job queue lives: the connection(s) writes go through.
     pub fn job_db(&self) -> &Db {
         &self.writer
@@ -187,7 +192,7 @@ impl Store {
 
     /// Waits for queued writes (the access log) to commit, then closes the pools.
     pub async fn close(&self) {
-        let _ = self.batch.write(batch::WriteOp::Reads(Vec::new())).await;
+        self.batch.close().await;
         on_db!(&self.writer, |pool| pool.close().await);
         on_db!(&self.db, |pool| pool.close().await);
     }

@@ -1,0 +1,245 @@
+//! Group commit: a writer takes the case writes that arrive together and
+//! applies them in one transaction, acknowledging each only after the commit.
+//! A move whose case moved on fails alone; an unexpected error sends every
+//! write of the batch through again on its own, so one bad write never sinks
+//! the others. SQLite has one writer; PostgreSQL several, each committing its
+//! own batch, where the version check still lets only one move per version win.
+
+mod postgres;
+mod sqlite;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+use super::access::CaseRead;
+use super::audit::AuditEntry;
+use super::cases::{Move, NewCase, OutboxItem};
+use super::{Db, StoreError, StoreResult, on_db};
+
+/// The most writes one transaction takes.
+const MAX_BATCH: usize = 256;
+
+pub(super) enum WriteOp {
+    Insert(Box<NewCase>),
+    Move(Box<Move>),
+    /// Access-log rows; nobody waits for them.
+    Reads(Vec<CaseRead>),
+}
+
+struct Job {
+    op: WriteOp,
+    done: oneshot::Sender<StoreResult<()>>,
+}
+
+/// The handle through which every case write goes.
+#[derive(Clone, Debug)]
+pub(super) struct Writer {
+    jobs: mpsc::Sender<Job>,
+    db: Db,
+    counts: Arc<Counts>,
+}
+
+/// Transactions committed and writes taken, for `caseflow bench` to report
+/// how well moves group.
+#[derive(Debug, Default)]
+struct Counts {
+    batches: AtomicU64,
+    writes: AtomicU64,
+}
+
+impl Writer {
+    /// Starts `writers` writer tasks on the current runtime, sharing one
+    /// queue: SQLite takes one writer at a time, while PostgreSQL commits
+    /// several batches at once and so hides each commit's wait.
+    pub(super) fn start(db: Db, writers: usize) -> Self {
+        let (jobs, queue) = mpsc::channel(MAX_BATCH * 4);
+        let queue = Arc::new(tokio::sync::Mutex::new(queue));
+        let counts = Arc::new(Counts::default());
+        for _ in 0..writers.max(1) {
+            tokio::spawn(run(db.clone(), queue.clone(), counts.clone()));
+        }
+        Self { jobs, db, counts }
+    }
+
+    /// Batches taken so far and the writes in them.
+    pub(super) fn counts(&self) -> (u64, u64) {
+        (
+            self.counts.batches.load(Ordering::Relaxed),
+            self.counts.writes.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Waits for the writes queued so far to commit, then closes the writer's connections.
+    pub(super) async fn close(&self) {
+        let _ = self.write(WriteOp::Reads(Vec::new())).await;
+        on_db!(&self.db, |pool| pool.close().await);
+    }
+
+    pub(super) async fn write(&self, op: WriteOp) -> StoreResult<()> {
+        let (done, result) = oneshot::channel();
+        self.jobs
+            .send(Job { op, done })
+            .await
+            .map_err(|_| StoreError::Conflict("the database writer has stopped".to_owned()))?;
+        result.await.unwrap_or_else(|_| {
+            Err(StoreError::Conflict(
+                "the database writer has stopped".to_owned(),
+            ))
+        })
+    }
+
+    /// Writes queued and not yet taken by a writer.
+    pub(super) fn waiting(&self) -> usize {
+        self.jobs.max_capacity() - self.jobs.capacity()
+    }
+
+    /// Queues a write without waiting for its commit.
+    pub(super) async fn enqueue(&self, op: WriteOp) {
+        let (done, _) = oneshot::channel();
+        if self.jobs.send(Job { op, done }).await.is_err() {
+            tracing::warn!("the database writer has stopped; an access-log entry is lost");
+        }
+    }
+}
+
+async fn run(db: Db, queue: Arc<tokio::sync::Mutex<mpsc::Receiver<Job>>>, counts: Arc<Counts>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    loop {
+        // Hold the queue only while taking a batch, so another writer can
+        // take the next one while this one commits.
+        let taken = queue.lock().await.recv_many(&mut batch, MAX_BATCH).await;
+        if taken == 0 {
+            return;
+        }
+        counts.batches.fetch_add(1, Ordering::Relaxed);
+        counts.writes.fetch_add(taken as u64, Ordering::Relaxed);
+        let jobs = std::mem::take(&mut batch);
+        let ops: Vec<&WriteOp> = jobs.iter().map(|job| &job.op).collect();
+        match apply(&db, &ops).await {
+            Ok(results) => {
+                for (job, result) in jobs.into_iter().zip(results) {
+                    let _ = job.done.send(result);
+                }
+            }
+            Err(_) if jobs.len() > 1 => {
+                for job in jobs {
+                    let result = match apply(&db, &[&job.op]).await {
+                        Ok(mut results) => results.pop().unwrap_or(Ok(())),
+                        Err(error) => Err(error),
+                    };
+                    let _ = job.done.send(result);
+                }
+            }
+            Err(error) => {
+                if let Some(job) = jobs.into_iter().next() {
+                    let _ = job.done.send(Err(error));
+                }
+            }
+        }
+    }
+}
+
+/// What one batch writes, each move already the only one left for its case.
+pub(super) struct Rows<'a> {
+    pub inserts: Vec<&'a NewCase>,
+    pub moves: Vec<&'a Move>,
+    pub reads: Vec<&'a CaseRead>,
+}
+
+/// An outbox row with the audit entry it came from and when it was written.
+pub(super) type OutboxRow<'a> = (&'a OutboxItem, &'a AuditEntry, DateTime<Utc>);
+
+impl<'a> Rows<'a> {
+    /// The audit entries and outbox rows of the new cases and of the moves that applied.
+    pub fn written(&self, applied: &HashSet<Uuid>) -> (Vec<&'a AuditEntry>, Vec<OutboxRow<'a>>) {
+        let mut audits = Vec::new();
+        let mut outbox = Vec::new();
+        for new in &self.inserts {
+            audits.push(&new.audit);
+            outbox.extend(
+                new.outbox
+                    .iter()
+                    .map(|item| (item, &new.audit, new.record.created_at)),
+            );
+        }
+        for change in &self.moves {
+            if applied.contains(&change.case_id) {
+                audits.push(&change.audit);
+                outbox.extend(
+                    change
+                        .outbox
+                        .iter()
+                        .map(|item| (item, &change.audit, change.at)),
+                );
+            }
+        }
+        (audits, outbox)
+    }
+}
+
+/// Applies `ops` in one transaction; the outer error means nothing was written.
+async fn apply(db: &Db, ops: &[&WriteOp]) -> StoreResult<Vec<StoreResult<()>>> {
+    let mut rows = Rows {
+        inserts: Vec::new(),
+        moves: Vec::new(),
+        reads: Vec::new(),
+    };
+    // Of several moves on one case, only the one read at the newest version can
+    // still apply: the version only grows, so every other one is stale.
+    let mut newest: HashMap<Uuid, (usize, i64)> = HashMap::new();
+    for (index, op) in ops.iter().enumerate() {
+        match op {
+            WriteOp::Insert(new) => rows.inserts.push(new.as_ref()),
+            WriteOp::Move(change) => {
+                let entry = newest
+                    .entry(change.case_id)
+                    .or_insert((index, change.from_version));
+                if change.from_version > entry.1 {
+                    *entry = (index, change.from_version);
+                }
+            }
+            WriteOp::Reads(reads) => rows.reads.extend(reads),
+        }
+    }
+    let kept = |index: usize, change: &Move| {
+        newest
+            .get(&change.case_id)
+            .is_some_and(|(kept, _)| *kept == index)
+    };
+    for (index, op) in ops.iter().enumerate() {
+        if let WriteOp::Move(change) = op
+            && kept(index, change)
+        {
+            rows.moves.push(change);
+        }
+    }
+    let applied = match db {
+        Db::Sqlite(pool) => {
+            let mut tx = pool.begin().await?;
+            let applied = sqlite::write(&mut tx, &rows).await?;
+            tx.commit().await?;
+            applied
+        }
+        Db::Postgres(pool) => postgres::write(pool, &rows).await?,
+    };
+    Ok(ops
+        .iter()
+        .enumerate()
+        .map(|(index, op)| match op {
+            WriteOp::Move(change)
+                if !(kept(index, change) && applied.contains(&change.case_id)) =>
+            {
+                Err(StoreError::Conflict(format!(
+                    "the case is no longer at version {}",
+                    change.from_version
+                )))
+            }
+            _ => Ok(()),
+        })
+        .collect())
+}
