@@ -83,7 +83,7 @@ struct FireRequest<'a> {
 }
 
 pub struct Service {
-    recent: std::sync::Mutex<HashMap<(Uuid, Uuid), CaseRecord>>,
+    recent: std::sync::Mutex<HashMap<(Uuid, Uuid), Arc<CaseRecord>>>,
     store: Store,
     catalog: Arc<Catalog>,
     compiled: RwLock<HashMap<(Uuid, String, i64), Arc<Definition>>>,
@@ -298,19 +298,19 @@ impl Service {
         // moved the case since, the version check or a refusal says so and the
         // move is decided again on what the database holds.
         if let Some(cached) = self.recent_case(request.org, case_id) {
-            match self.fire_on(cached, request).await {
+            match self.fire_on(&cached, request).await {
                 Ok(moved) => return Ok(moved),
                 Err(ServiceError::Conflict(_) | ServiceError::Refused(_)) => {}
                 Err(other) => return Err(other),
             }
         }
         let case = self.store.case(request.org, case_id).await?;
-        self.fire_on(case, request).await
+        self.fire_on(&case, request).await
     }
 
     async fn fire_on(
         &self,
-        case: CaseRecord,
+        case: &CaseRecord,
         request: &FireRequest<'_>,
     ) -> ServiceResult<CaseRecord> {
         let case_id = case.id;
@@ -374,7 +374,7 @@ impl Service {
         moved
     }
 
-    fn recent_case(&self, org: Uuid, id: Uuid) -> Option<CaseRecord> {
+    fn recent_case(&self, org: Uuid, id: Uuid) -> Option<Arc<CaseRecord>> {
         self.recent
             .lock()
             .ok()
@@ -382,11 +382,12 @@ impl Service {
     }
 
     fn remember(&self, case: &CaseRecord) {
+        let case = Arc::new(case.clone());
         if let Ok(mut recent) = self.recent.lock() {
             if recent.len() >= RECENT_CASES {
                 recent.clear();
             }
-            recent.insert((case.org_id, case.id), case.clone());
+            recent.insert((case.org_id, case.id), case);
         }
     }
 
@@ -400,24 +401,38 @@ impl Service {
     async fn write_move(
         &self,
         definition: &Definition,
-        case: CaseRecord,
+        case: &CaseRecord,
         outcome: Outcome,
         actor: &Actor,
         form: &Value,
         now: DateTime<Utc>,
         request_id: Option<&str>,
     ) -> ServiceResult<CaseRecord> {
+        let closed = definition
+            .states
+            .get(&outcome.to)
+            .is_some_and(|state| state.terminal);
+        let outbox = outbox_items(&outcome, now);
+        let Outcome {
+            transition,
+            from,
+            to,
+            data,
+            changes,
+            warnings,
+            ..
+        } = outcome;
         let mut audit = AuditEntry {
             case_id: case.id,
             seq: case.version + 1,
             org_id: case.org_id,
-            transition: outcome.transition.clone(),
-            from: outcome.from.clone(),
-            to: outcome.to.clone(),
+            transition,
+            from,
+            to: to.clone(),
             actor: actor.id.clone(),
             form: (!form.is_null()).then(|| form.clone()),
-            changes: serde_json::to_value(&outcome.changes).unwrap_or_else(|_| json!([])),
-            reasons: json!(outcome.warnings),
+            changes: serde_json::to_value(&changes).unwrap_or_else(|_| json!([])),
+            reasons: json!(warnings),
             request_id: request_id.map(str::to_owned),
             at: now,
             prev_hash: case.audit_hash.clone(),
@@ -428,31 +443,33 @@ impl Service {
             redacted_by: None,
         };
         audit.hash = entry_hash(&audit);
-        let closed = definition
-            .states
-            .get(&outcome.to)
-            .is_some_and(|state| state.terminal);
+        let after = CaseRecord {
+            id: case.id,
+            org_id: case.org_id,
+            workflow: case.workflow.clone(),
+            workflow_version: case.workflow_version,
+            state: to.clone(),
+            version: case.version + 1,
+            data: data.clone(),
+            audit_hash: audit.hash.clone(),
+            created_at: case.created_at,
+            created_by: case.created_by.clone(),
+            updated_at: now,
+            updated_by: actor.id.clone(),
+            closed_at: if closed { Some(now) } else { case.closed_at },
+            legal_hold: case.legal_hold,
+        };
         let change = Move {
             org_id: case.org_id,
             case_id: case.id,
             from_version: case.version,
-            state: outcome.to.clone(),
-            data: outcome.data.clone(),
+            state: to,
+            data,
             actor: actor.id.clone(),
             at: now,
             closed,
-            outbox: outbox_items(&outcome, now),
+            outbox,
             audit,
-        };
-        let after = CaseRecord {
-            state: change.state.clone(),
-            version: case.version + 1,
-            data: change.data.clone(),
-            audit_hash: change.audit.hash.clone(),
-            updated_at: now,
-            updated_by: actor.id.clone(),
-            closed_at: if closed { Some(now) } else { case.closed_at },
-            ..case
         };
         self.store.apply_move(change).await?;
         Ok(after)
