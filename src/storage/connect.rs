@@ -105,8 +105,10 @@ impl Store {
     }
 }
 
-/// Group-commit writers on PostgreSQL, each with a batch in flight.
-const POSTGRES_WRITERS: usize = 4;
+/// Group-commit writers on PostgreSQL, each with a batch in flight. Two keep
+/// the server busy while one waits for its commit; more only make each batch
+/// smaller (measured at 1, 2, 4 and 8 in BENCHMARKS.md).
+const POSTGRES_WRITERS: usize = 2;
 
 /// How often the background checkpoint copies the WAL into the database.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
