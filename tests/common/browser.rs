@@ -4,6 +4,7 @@
 //! `tests/vendor/`) run in the page.
 
 use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -23,11 +24,28 @@ const AXE: &str = include_str!("../vendor/axe.min.js");
 const AXE_TAGS: &[&str] = &["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"];
 
 pub struct Browser {
-    driver: Child,
+    driver: Driver,
     pub client: Client,
     shots: PathBuf,
     /// A phone's viewport: screenshots show what fits on its screen.
     phone: bool,
+}
+
+/// chromedriver in a process group of its own; dropping it (a test that
+/// passed or panicked) kills the group, so neither it nor the chromium it
+/// started outlives the test.
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.0.id());
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.0.wait();
+    }
 }
 
 fn first_present(candidates: &[&str]) -> Option<PathBuf> {
@@ -62,12 +80,15 @@ impl Browser {
             .and_then(|listener| listener.local_addr())
             .expect("a free port")
             .port();
-        let driver = Command::new(driver)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start chromedriver");
+        let driver = Driver(
+            Command::new(driver)
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .process_group(0)
+                .spawn()
+                .expect("start chromedriver"),
+        );
         let capabilities = json!({
             "goog:chromeOptions": {
                 "binary": chromium,
@@ -224,8 +245,6 @@ impl Browser {
 
     pub async fn stop(self) {
         let _ = self.client.close().await;
-        let mut driver = self.driver;
-        let _ = driver.kill();
-        let _ = driver.wait();
+        drop(self.driver);
     }
 }
