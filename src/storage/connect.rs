@@ -37,7 +37,12 @@ impl Store {
             // lets the WAL start over instead of growing without end.
             let writer = SqlitePoolOptions::new()
                 .max_connections(1)
-                .connect_with(options.clone().pragma("wal_autocheckpoint", WAL_PAGES))
+                .connect_with(
+                    options
+                        .clone()
+                        .pragma("wal_autocheckpoint", WAL_PAGES)
+                        .pragma("cache_size", WRITER_CACHE),
+                )
                 .await?;
             let readers = SqlitePoolOptions::new()
                 .max_connections(4)
@@ -112,6 +117,12 @@ const POSTGRES_WRITERS: usize = 2;
 
 /// How often the background checkpoint copies the WAL into the database.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+/// The writer's page cache: SQLite's default 2 MB. Every commit walks the
+/// cache's hash table to drop pages past the end of the database, so a 64 MB
+/// cache cost 6% of the bench's time there and a quarter of its moves per
+/// second (BENCHMARKS.md, session 4); the pages a move touches stay hot anyway.
+const WRITER_CACHE: &str = "-2000";
 
 /// The WAL size (in 4 KiB pages) at which the writer checkpoints itself.
 const WAL_PAGES: &str = "8000";
