@@ -14,10 +14,7 @@ use uuid::Uuid;
 
 use crate::rules::Actor;
 use crate::service::{Service, ServiceResult};
-use crate::storage::{
-    AuditEntry, CaseRecord, GENESIS_HASH, HASH_SCHEME, Move, NewCase, Store, StoreResult,
-    entry_hash, stored_time,
-};
+use crate::storage::{AuditEntry, CaseRecord, Move, NewCase, Store, StoreResult, stored_time};
 
 #[derive(Debug, Clone)]
 pub struct BenchOptions {
@@ -257,27 +254,11 @@ pub async fn floor_phase(
 fn floor_case(org: Uuid, index: usize, workflow_version: i64) -> NewCase {
     let now = stored_time(Utc::now());
     let id = Uuid::now_v7();
-    let mut audit = AuditEntry {
-        case_id: id,
-        seq: 1,
-        org_id: org,
-        transition: None,
-        from: None,
-        to: "submitted".to_owned(),
-        actor: "system".to_owned(),
+    let audit = AuditEntry {
         form: Some(client(index)),
-        changes: json!([]),
-        reasons: json!([]),
-        request_id: None,
-        at: now,
-        prev_hash: GENESIS_HASH.to_owned(),
-        hash: String::new(),
-        hash_scheme: HASH_SCHEME,
-        form_digest: None,
-        changes_digest: None,
-        redacted_by: None,
-    };
-    audit.hash = entry_hash(&audit);
+        ..AuditEntry::opening(id, org, "submitted", "system", now)
+    }
+    .sealed();
     let record = CaseRecord {
         id,
         org_id: org,
@@ -303,27 +284,14 @@ fn floor_case(org: Uuid, index: usize, workflow_version: i64) -> NewCase {
 
 fn floor_move(case: &CaseRecord, step: usize) -> Move {
     let now = stored_time(Utc::now());
-    let mut audit = AuditEntry {
-        case_id: case.id,
-        seq: case.version + 1,
-        org_id: case.org_id,
+    let audit = AuditEntry {
         transition: Some(format!("step_{step}")),
-        from: Some(case.state.clone()),
         to: format!("state_{step}"),
-        actor: "bench".to_owned(),
         form: Some(json!({"risk_level": "low"})),
         changes: json!([{"path": "risk_level", "old": null, "new": "low"}]),
-        reasons: json!([]),
-        request_id: None,
-        at: now,
-        prev_hash: case.audit_hash.clone(),
-        hash: String::new(),
-        hash_scheme: HASH_SCHEME,
-        form_digest: None,
-        changes_digest: None,
-        redacted_by: None,
-    };
-    audit.hash = entry_hash(&audit);
+        ..AuditEntry::next(case, "bench", now)
+    }
+    .sealed();
     let outbox = vec![crate::storage::OutboxItem {
         id: Uuid::now_v7(),
         kind: "notify".to_owned(),

@@ -43,8 +43,7 @@ impl ReferenceData {
         };
         let mut table = Table::default();
         for (key, value) in entries {
-            let row = rhai::serde::to_dynamic(value).map_err(|error| error.to_string())?;
-            table.rows.insert(key.clone(), row);
+            table.rows.insert(key.clone(), super::to_dynamic(value));
             table.choices.push(Choice {
                 value: key.clone(),
                 label: label_of(key, value),

@@ -19,8 +19,7 @@ mod unique;
 mod users;
 
 use crate::storage::{
-    AuditEntry, CaseRecord, GENESIS_HASH, HASH_SCHEME, Move, NewCase, OutboxItem, Store,
-    StoreError, entry_hash, stored_time,
+    AuditEntry, CaseRecord, Move, NewCase, OutboxItem, Store, StoreError, stored_time,
 };
 pub use publish::Published;
 pub use retention::{PlannedStep, RETENTION_ACTOR, RetentionSummary};
@@ -206,27 +205,13 @@ impl Service {
             crate::engine::start(&definition, data, actor, now).map_err(ServiceError::Refused)?;
         self.check_unique(org, &definition, None, None, &outcome.data)
             .await?;
-        let mut audit = AuditEntry {
-            case_id: id,
-            seq: 1,
-            org_id: org,
-            transition: None,
-            from: None,
-            to: outcome.to.clone(),
-            actor: actor.id.clone(),
+        let audit = AuditEntry {
             form: Some(outcome.data.clone()),
-            changes: json!([]),
             reasons: json!(outcome.warnings),
             request_id: request_id.map(str::to_owned),
-            at: now,
-            prev_hash: GENESIS_HASH.to_owned(),
-            hash: String::new(),
-            hash_scheme: HASH_SCHEME,
-            form_digest: None,
-            changes_digest: None,
-            redacted_by: None,
-        };
-        audit.hash = entry_hash(&audit);
+            ..AuditEntry::opening(id, org, &outcome.to, &actor.id, now)
+        }
+        .sealed();
         let record = CaseRecord {
             id,
             org_id: org,
@@ -422,27 +407,17 @@ impl Service {
             warnings,
             ..
         } = outcome;
-        let mut audit = AuditEntry {
-            case_id: case.id,
-            seq: case.version + 1,
-            org_id: case.org_id,
+        let audit = AuditEntry {
             transition,
             from,
             to: to.clone(),
-            actor: actor.id.clone(),
             form: (!form.is_null()).then(|| form.clone()),
             changes: serde_json::to_value(&changes).unwrap_or_else(|_| json!([])),
             reasons: json!(warnings),
             request_id: request_id.map(str::to_owned),
-            at: now,
-            prev_hash: case.audit_hash.clone(),
-            hash: String::new(),
-            hash_scheme: HASH_SCHEME,
-            form_digest: None,
-            changes_digest: None,
-            redacted_by: None,
-        };
-        audit.hash = entry_hash(&audit);
+            ..AuditEntry::next(case, &actor.id, now)
+        }
+        .sealed();
         let after = CaseRecord {
             id: case.id,
             org_id: case.org_id,

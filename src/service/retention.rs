@@ -13,8 +13,8 @@ use crate::engine::retention::{
     retention_due, scrub, scrub_entry,
 };
 use crate::storage::{
-    AuditEntry, CaseRecord, ClosedCase, ERASURE_TRANSITION, HASH_SCHEME, LEGAL_HOLD_TRANSITION,
-    LegalHold, RETENTION_TRANSITION, Redaction, Scrub, ScrubMarks, content_digest, entry_hash,
+    AuditEntry, CaseRecord, ClosedCase, ERASURE_TRANSITION, LEGAL_HOLD_TRANSITION, LegalHold,
+    RETENTION_TRANSITION, Redaction, Scrub, ScrubMarks, content_digest, entry_hash,
 };
 
 /// The actor retention acts as, in audit trails.
@@ -423,23 +423,8 @@ fn new_entry(
     at: DateTime<Utc>,
 ) -> AuditEntry {
     AuditEntry {
-        case_id: case.id,
-        seq: case.version + 1,
-        org_id: case.org_id,
         transition: Some(transition.to_owned()),
-        from: Some(case.state.clone()),
-        to: case.state.clone(),
-        actor: actor.to_owned(),
-        form: None,
-        changes: json!([]),
         reasons,
-        request_id: None,
-        at,
-        prev_hash: case.audit_hash.clone(),
-        hash: String::new(),
-        hash_scheme: HASH_SCHEME,
-        form_digest: None,
-        changes_digest: None,
-        redacted_by: None,
+        ..AuditEntry::next(case, actor, at)
     }
 }

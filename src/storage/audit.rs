@@ -7,6 +7,7 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 use uuid::Uuid;
 
+use super::cases::CaseRecord;
 use super::{Json, Scope, Store, StoreError, StoreResult, scoped};
 
 /// The "previous hash" of a case's first entry.
@@ -44,6 +45,57 @@ pub struct AuditEntry {
     /// The seq of the retention or erasure entry that scrubbed this one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redacted_by: Option<i64>,
+}
+
+impl AuditEntry {
+    /// The first entry of a new case's trail, opening it in `state`; the
+    /// caller adds what was sent, then [`sealed`](Self::sealed) hashes it.
+    pub fn opening(
+        case_id: Uuid,
+        org_id: Uuid,
+        state: &str,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            case_id,
+            seq: 1,
+            org_id,
+            transition: None,
+            from: None,
+            to: state.to_owned(),
+            actor: actor.to_owned(),
+            form: None,
+            changes: Value::Array(Vec::new()),
+            reasons: Value::Array(Vec::new()),
+            request_id: None,
+            at,
+            prev_hash: GENESIS_HASH.to_owned(),
+            hash: String::new(),
+            hash_scheme: HASH_SCHEME,
+            form_digest: None,
+            changes_digest: None,
+            redacted_by: None,
+        }
+    }
+
+    /// The entry after `case`'s newest one, leaving it in its state; the
+    /// caller says what changed, then [`sealed`](Self::sealed) hashes it.
+    pub fn next(case: &CaseRecord, actor: &str, at: DateTime<Utc>) -> Self {
+        Self {
+            seq: case.version + 1,
+            from: Some(case.state.clone()),
+            prev_hash: case.audit_hash.clone(),
+            ..Self::opening(case.id, case.org_id, &case.state, actor, at)
+        }
+    }
+
+    /// The entry with its hash computed over everything else.
+    #[must_use]
+    pub fn sealed(mut self) -> Self {
+        self.hash = entry_hash(&self);
+        self
+    }
 }
 
 /// JSON with object keys sorted, so a value hashes the same after PostgreSQL's

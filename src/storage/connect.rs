@@ -27,7 +27,8 @@ impl Store {
                 })
                 .foreign_keys(true)
                 .busy_timeout(SQLITE_BUSY_TIMEOUT)
-                // The default 2 MB page cache is outgrown by a few thousand cases.
+                // The readers' cache: the default 2 MB is outgrown by a few
+                // thousand cases. The writer keeps the default (WRITER_CACHE).
                 .pragma("cache_size", "-65536")
                 .pragma("temp_store", "memory");
             // A checkpoint inside a commit stalls every move queued behind it,
