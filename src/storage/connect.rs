@@ -61,7 +61,10 @@ impl Store {
             (Db::Postgres(pool.clone()), Db::Postgres(pool))
         };
         let batch = match &writer {
-            Db::Sqlite(_) => super::batch::Writer::start(writer.clone(), 1),
+            Db::Sqlite(_) => {
+                let writer = writer.clone();
+                super::batch::Writer::start(async move { Ok(writer) }, 1).await?
+            }
             Db::Postgres(_) => {
                 // Connections of the group-commit writer alone: it applies
                 // already-authorised writes of every organisation. Its one
@@ -74,12 +77,15 @@ impl Store {
                     ("enable_hashjoin", "off"),
                     ("enable_mergejoin", "off"),
                 ]);
-                let pool = PgPoolOptions::new()
-                    .max_connections(POSTGRES_WRITERS as u32)
-                    .acquire_timeout(Duration::from_secs(10))
-                    .connect_with(options)
-                    .await?;
-                super::batch::Writer::start(Db::Postgres(pool), POSTGRES_WRITERS)
+                let connect = async move {
+                    let pool = PgPoolOptions::new()
+                        .max_connections(POSTGRES_WRITERS as u32)
+                        .acquire_timeout(Duration::from_secs(10))
+                        .connect_with(options)
+                        .await?;
+                    Ok(Db::Postgres(pool))
+                };
+                super::batch::Writer::start(connect, POSTGRES_WRITERS).await?
             }
         };
         Ok(Self { db, writer, batch })

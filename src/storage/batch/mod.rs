@@ -53,17 +53,59 @@ struct Counts {
 }
 
 impl Writer {
-    /// Starts `writers` writer tasks on the current runtime, sharing one
+    /// Starts `writers` writer tasks on a runtime of their own, sharing one
     /// queue: SQLite takes one writer at a time, while PostgreSQL commits
     /// several batches at once and so hides each commit's wait.
-    pub(super) fn start(db: Db, writers: usize) -> Self {
+    ///
+    /// The writers get their own thread because on the shared runtime a
+    /// writer woken by its database waited behind every request the last
+    /// commit had just released, and the database sat idle meanwhile.
+    /// `connect` runs there too, so a PostgreSQL connection is driven by the
+    /// runtime that uses it.
+    pub(super) async fn start<C>(connect: C, writers: usize) -> StoreResult<Self>
+    where
+        C: Future<Output = StoreResult<Db>> + Send + 'static,
+    {
         let (jobs, queue) = mpsc::channel(MAX_BATCH * 4);
         let queue = Arc::new(tokio::sync::Mutex::new(queue));
         let counts = Arc::new(Counts::default());
-        for _ in 0..writers.max(1) {
-            tokio::spawn(run(db.clone(), queue.clone(), counts.clone()));
-        }
-        Self { jobs, db, counts }
+        let (connected, db) = oneshot::channel();
+        let shared = counts.clone();
+        std::thread::Builder::new()
+            .name("caseflow-writer".to_owned())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime,
+                    Err(error) => {
+                        let _ = connected.send(Err(StoreError::Database(sqlx::Error::Io(error))));
+                        return;
+                    }
+                };
+                runtime.block_on(async move {
+                    let db = match connect.await {
+                        Ok(db) => db,
+                        Err(error) => {
+                            let _ = connected.send(Err(error));
+                            return;
+                        }
+                    };
+                    let tasks: Vec<_> = (0..writers.max(1))
+                        .map(|_| tokio::spawn(run(db.clone(), queue.clone(), shared.clone())))
+                        .collect();
+                    let _ = connected.send(Ok(db));
+                    for task in tasks {
+                        let _ = task.await;
+                    }
+                });
+            })
+            .map_err(|error| StoreError::Database(sqlx::Error::Io(error)))?;
+        let db = db
+            .await
+            .map_err(|_| StoreError::Conflict("the database writer did not start".to_owned()))??;
+        Ok(Self { jobs, db, counts })
     }
 
     /// Batches taken so far and the writes in them.
