@@ -103,14 +103,14 @@ pub(super) use case_from_row;
 impl Store {
     /// Writes a new case, its first audit entry and its effects, all or nothing.
     pub async fn insert_case(&self, new: NewCase) -> StoreResult<()> {
-        self.batch.write(WriteOp::Insert(Box::new(new))).await
+        self.batch.write(WriteOp::insert(new)).await
     }
 
     /// Applies a move if the case is still at `from_version`; `Conflict` if
     /// anyone moved it first. The state, the audit entry and the effects
     /// commit together or not at all, acknowledged only after the commit.
     pub async fn apply_move(&self, change: Move) -> StoreResult<()> {
-        self.batch.write(WriteOp::Move(Box::new(change))).await
+        self.batch.write(WriteOp::moving(change)).await
     }
 
     /// One case of `org`; another organisation's case is simply not found.

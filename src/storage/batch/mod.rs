@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
+use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
@@ -25,10 +26,49 @@ use super::{Db, StoreError, StoreResult, on_db};
 const MAX_BATCH: usize = 256;
 
 pub(super) enum WriteOp {
-    Insert(Box<NewCase>),
-    Move(Box<Move>),
+    Insert(Box<NewCase>, JsonText),
+    Move(Box<Move>, JsonText),
     /// Access-log rows; nobody waits for them.
     Reads(Vec<CaseRead>),
+}
+
+impl WriteOp {
+    pub fn insert(new: NewCase) -> Self {
+        let text = JsonText::of(&new.record.data, &new.audit, &new.outbox);
+        Self::Insert(Box::new(new), text)
+    }
+
+    pub fn moving(change: Move) -> Self {
+        let text = JsonText::of(&change.data, &change.audit, &change.outbox);
+        Self::Move(Box::new(change), text)
+    }
+}
+
+/// A write's JSON columns as text, serialised by the caller's task: every
+/// write waits on the one writer, so it should only have to bind them.
+pub(super) struct JsonText {
+    pub data: Arc<str>,
+    pub form: Option<Arc<str>>,
+    pub changes: Arc<str>,
+    pub reasons: Arc<str>,
+    /// One per outbox item, in order.
+    pub payloads: Vec<Arc<str>>,
+}
+
+impl JsonText {
+    fn of(data: &Value, audit: &AuditEntry, outbox: &[OutboxItem]) -> Self {
+        // Not `Display`, which goes through the formatter a piece at a time.
+        let text = |value: &Value| -> Arc<str> {
+            Arc::from(serde_json::to_string(value).expect("a JSON value always serialises"))
+        };
+        Self {
+            data: text(data),
+            form: audit.form.as_ref().map(text),
+            changes: text(&audit.changes),
+            reasons: text(&audit.reasons),
+            payloads: outbox.iter().map(|item| text(&item.payload)).collect(),
+        }
+    }
 }
 
 struct Job {
@@ -188,35 +228,41 @@ async fn run(db: Db, queue: Arc<tokio::sync::Mutex<mpsc::Receiver<Job>>>, counts
 
 /// What one batch writes, each move already the only one left for its case.
 pub(super) struct Rows<'a> {
-    pub inserts: Vec<&'a NewCase>,
-    pub moves: Vec<&'a Move>,
+    pub inserts: Vec<(&'a NewCase, &'a JsonText)>,
+    pub moves: Vec<(&'a Move, &'a JsonText)>,
     pub reads: Vec<&'a CaseRead>,
 }
 
-/// An outbox row with the audit entry it came from and when it was written.
-pub(super) type OutboxRow<'a> = (&'a OutboxItem, &'a AuditEntry, DateTime<Utc>);
+/// An audit entry with its JSON columns.
+pub(super) type AuditRow<'a> = (&'a AuditEntry, &'a JsonText);
+
+/// An outbox row with the audit entry it came from, when it was written,
+/// and its payload as text.
+pub(super) type OutboxRow<'a> = (&'a OutboxItem, &'a AuditEntry, DateTime<Utc>, &'a Arc<str>);
 
 impl<'a> Rows<'a> {
     /// The audit entries and outbox rows of the new cases and of the moves that applied.
-    pub fn written(&self, applied: &HashSet<Uuid>) -> (Vec<&'a AuditEntry>, Vec<OutboxRow<'a>>) {
+    pub fn written(&self, applied: &HashSet<Uuid>) -> (Vec<AuditRow<'a>>, Vec<OutboxRow<'a>>) {
         let mut audits = Vec::new();
         let mut outbox = Vec::new();
-        for new in &self.inserts {
-            audits.push(&new.audit);
+        for &(new, text) in &self.inserts {
+            audits.push((&new.audit, text));
             outbox.extend(
                 new.outbox
                     .iter()
-                    .map(|item| (item, &new.audit, new.record.created_at)),
+                    .zip(&text.payloads)
+                    .map(|(item, payload)| (item, &new.audit, new.record.created_at, payload)),
             );
         }
-        for change in &self.moves {
+        for &(change, text) in &self.moves {
             if applied.contains(&change.case_id) {
-                audits.push(&change.audit);
+                audits.push((&change.audit, text));
                 outbox.extend(
                     change
                         .outbox
                         .iter()
-                        .map(|item| (item, &change.audit, change.at)),
+                        .zip(&text.payloads)
+                        .map(|(item, payload)| (item, &change.audit, change.at, payload)),
                 );
             }
         }
@@ -236,8 +282,8 @@ async fn apply(db: &Db, ops: &[&WriteOp]) -> StoreResult<Vec<StoreResult<()>>> {
     let mut newest: HashMap<Uuid, (usize, i64)> = HashMap::new();
     for (index, op) in ops.iter().enumerate() {
         match op {
-            WriteOp::Insert(new) => rows.inserts.push(new.as_ref()),
-            WriteOp::Move(change) => {
+            WriteOp::Insert(new, text) => rows.inserts.push((new.as_ref(), text)),
+            WriteOp::Move(change, _) => {
                 let entry = newest
                     .entry(change.case_id)
                     .or_insert((index, change.from_version));
@@ -254,10 +300,10 @@ async fn apply(db: &Db, ops: &[&WriteOp]) -> StoreResult<Vec<StoreResult<()>>> {
             .is_some_and(|(kept, _)| *kept == index)
     };
     for (index, op) in ops.iter().enumerate() {
-        if let WriteOp::Move(change) = op
+        if let WriteOp::Move(change, text) = op
             && kept(index, change)
         {
-            rows.moves.push(change);
+            rows.moves.push((change, text));
         }
     }
     let applied = match db {
@@ -273,7 +319,7 @@ async fn apply(db: &Db, ops: &[&WriteOp]) -> StoreResult<Vec<StoreResult<()>>> {
         .iter()
         .enumerate()
         .map(|(index, op)| match op {
-            WriteOp::Move(change)
+            WriteOp::Move(change, _)
                 if !(kept(index, change) && applied.contains(&change.case_id)) =>
             {
                 Err(StoreError::Conflict(format!(

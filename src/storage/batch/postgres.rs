@@ -17,12 +17,14 @@ use crate::storage::{StoreError, StoreResult};
 const BATCH: &str = "\
 WITH new_cases AS (
     INSERT INTO cases (id, org_id, workflow, workflow_version, state, version, data, audit_hash, created_at, created_by, updated_at, updated_by, closed_at, legal_hold)
-    SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::bigint[], $5::text[], $6::bigint[], $7::jsonb[], $8::text[], $9::timestamptz[], $10::text[], $11::timestamptz[], $12::text[], $13::timestamptz[], $14::boolean[])
+    SELECT id, org_id, workflow, workflow_version, state, version, data::jsonb, audit_hash, created_at, created_by, updated_at, updated_by, closed_at, legal_hold
+    FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::bigint[], $5::text[], $6::bigint[], $7::text[], $8::text[], $9::timestamptz[], $10::text[], $11::timestamptz[], $12::text[], $13::timestamptz[], $14::boolean[])
+        AS c(id, org_id, workflow, workflow_version, state, version, data, audit_hash, created_at, created_by, updated_at, updated_by, closed_at, legal_hold)
     RETURNING id
 ), moved AS (
-    UPDATE cases SET state = v.state, data = v.data, version = cases.version + 1,
+    UPDATE cases SET state = v.state, data = v.data::jsonb, version = cases.version + 1,
         audit_hash = v.hash, updated_at = v.at, updated_by = v.actor, closed_at = v.closed_at, closed_by = v.closed_by
-    FROM UNNEST($15::uuid[], $16::bigint[], $17::uuid[], $18::text[], $19::jsonb[], $20::text[], $21::timestamptz[], $22::text[], $23::timestamptz[], $24::text[])
+    FROM UNNEST($15::uuid[], $16::bigint[], $17::uuid[], $18::text[], $19::text[], $20::text[], $21::timestamptz[], $22::text[], $23::timestamptz[], $24::text[])
         AS v(id, from_version, org_id, state, data, hash, at, actor, closed_at, closed_by)
     WHERE cases.id = v.id AND cases.version = v.from_version AND cases.org_id = v.org_id
     RETURNING cases.id
@@ -30,12 +32,14 @@ WITH new_cases AS (
     SELECT id FROM new_cases UNION ALL SELECT id FROM moved
 ), audit AS (
     INSERT INTO audit_entries (case_id, seq, org_id, transition, from_state, to_state, actor, form, changes, reasons, request_id, recorded_at, prev_hash, hash, hash_scheme)
-    SELECT * FROM UNNEST($25::uuid[], $26::bigint[], $27::uuid[], $28::text[], $29::text[], $30::text[], $31::text[], $32::jsonb[], $33::jsonb[], $34::jsonb[], $35::text[], $36::timestamptz[], $37::text[], $38::text[], $39::bigint[])
+    SELECT case_id, seq, org_id, transition, from_state, to_state, actor, form::jsonb, changes::jsonb, reasons::jsonb, request_id, recorded_at, prev_hash, hash, hash_scheme
+    FROM UNNEST($25::uuid[], $26::bigint[], $27::uuid[], $28::text[], $29::text[], $30::text[], $31::text[], $32::text[], $33::text[], $34::text[], $35::text[], $36::timestamptz[], $37::text[], $38::text[], $39::bigint[])
         AS a(case_id, seq, org_id, transition, from_state, to_state, actor, form, changes, reasons, request_id, recorded_at, prev_hash, hash, hash_scheme)
     WHERE a.case_id IN (SELECT id FROM written)
 ), outbox AS (
     INSERT INTO outbox (id, org_id, case_id, seq, kind, payload, created_at, available_at)
-    SELECT * FROM UNNEST($40::uuid[], $41::uuid[], $42::uuid[], $43::bigint[], $44::text[], $45::jsonb[], $46::timestamptz[], $47::timestamptz[])
+    SELECT id, org_id, case_id, seq, kind, payload::jsonb, created_at, available_at
+    FROM UNNEST($40::uuid[], $41::uuid[], $42::uuid[], $43::bigint[], $44::text[], $45::text[], $46::timestamptz[], $47::timestamptz[])
         AS o(id, org_id, case_id, seq, kind, payload, created_at, available_at)
     WHERE o.case_id IN (SELECT id FROM written)
 ), reads AS (
@@ -52,62 +56,68 @@ fn column<'r, R, T>(rows: &'r [R], field: impl Fn(&'r R) -> T) -> Vec<T> {
 /// Writes `rows` on `pool`, whose connections carry the writer's settings
 /// (see `Store::connect`); returns the cases whose move applied.
 pub(super) async fn write(pool: &PgPool, rows: &Rows<'_>) -> StoreResult<HashSet<Uuid>> {
-    let cases: Vec<_> = rows.inserts.iter().map(|new| &new.record).collect();
+    let cases: Vec<_> = rows
+        .inserts
+        .iter()
+        .map(|(new, text)| (&new.record, *text))
+        .collect();
     let moves = &rows.moves;
     // Every entry and outbox row goes in; the statement keeps those of the
     // cases it wrote.
-    let (audits, outbox) = rows.written(&moves.iter().map(|change| change.case_id).collect());
+    let (audits, outbox) = rows.written(&moves.iter().map(|(change, _)| change.case_id).collect());
     let reads = &rows.reads;
     let ids: Vec<Uuid> = sqlx::query_scalar(BATCH)
-        .bind(column(&cases, |case| case.id))
-        .bind(column(&cases, |case| case.org_id))
-        .bind(column(&cases, |case| case.workflow.as_str()))
-        .bind(column(&cases, |case| case.workflow_version))
-        .bind(column(&cases, |case| case.state.as_str()))
-        .bind(column(&cases, |case| case.version))
-        .bind(column(&cases, |case| &case.data))
-        .bind(column(&cases, |case| case.audit_hash.as_str()))
-        .bind(column(&cases, |case| case.created_at))
-        .bind(column(&cases, |case| case.created_by.as_str()))
-        .bind(column(&cases, |case| case.updated_at))
-        .bind(column(&cases, |case| case.updated_by.as_str()))
-        .bind(column(&cases, |case| case.closed_at))
-        .bind(column(&cases, |case| case.legal_hold))
-        .bind(column(moves, |change| change.case_id))
-        .bind(column(moves, |change| change.from_version))
-        .bind(column(moves, |change| change.org_id))
-        .bind(column(moves, |change| change.state.as_str()))
-        .bind(column(moves, |change| &change.data))
-        .bind(column(moves, |change| change.audit.hash.as_str()))
-        .bind(column(moves, |change| change.at))
-        .bind(column(moves, |change| change.actor.as_str()))
-        .bind(column(moves, |change| change.closed.then_some(change.at)))
-        .bind(column(moves, |change| {
+        .bind(column(&cases, |(case, _)| case.id))
+        .bind(column(&cases, |(case, _)| case.org_id))
+        .bind(column(&cases, |(case, _)| case.workflow.as_str()))
+        .bind(column(&cases, |(case, _)| case.workflow_version))
+        .bind(column(&cases, |(case, _)| case.state.as_str()))
+        .bind(column(&cases, |(case, _)| case.version))
+        .bind(column(&cases, |(_, text)| &*text.data))
+        .bind(column(&cases, |(case, _)| case.audit_hash.as_str()))
+        .bind(column(&cases, |(case, _)| case.created_at))
+        .bind(column(&cases, |(case, _)| case.created_by.as_str()))
+        .bind(column(&cases, |(case, _)| case.updated_at))
+        .bind(column(&cases, |(case, _)| case.updated_by.as_str()))
+        .bind(column(&cases, |(case, _)| case.closed_at))
+        .bind(column(&cases, |(case, _)| case.legal_hold))
+        .bind(column(moves, |(change, _)| change.case_id))
+        .bind(column(moves, |(change, _)| change.from_version))
+        .bind(column(moves, |(change, _)| change.org_id))
+        .bind(column(moves, |(change, _)| change.state.as_str()))
+        .bind(column(moves, |(_, text)| &*text.data))
+        .bind(column(moves, |(change, _)| change.audit.hash.as_str()))
+        .bind(column(moves, |(change, _)| change.at))
+        .bind(column(moves, |(change, _)| change.actor.as_str()))
+        .bind(column(moves, |(change, _)| {
+            change.closed.then_some(change.at)
+        }))
+        .bind(column(moves, |(change, _)| {
             change.closed.then_some(change.actor.as_str())
         }))
-        .bind(column(&audits, |entry| entry.case_id))
-        .bind(column(&audits, |entry| entry.seq))
-        .bind(column(&audits, |entry| entry.org_id))
-        .bind(column(&audits, |entry| entry.transition.as_deref()))
-        .bind(column(&audits, |entry| entry.from.as_deref()))
-        .bind(column(&audits, |entry| entry.to.as_str()))
-        .bind(column(&audits, |entry| entry.actor.as_str()))
-        .bind(column(&audits, |entry| entry.form.as_ref()))
-        .bind(column(&audits, |entry| &entry.changes))
-        .bind(column(&audits, |entry| &entry.reasons))
-        .bind(column(&audits, |entry| entry.request_id.as_deref()))
-        .bind(column(&audits, |entry| entry.at))
-        .bind(column(&audits, |entry| entry.prev_hash.as_str()))
-        .bind(column(&audits, |entry| entry.hash.as_str()))
-        .bind(column(&audits, |entry| entry.hash_scheme))
-        .bind(column(&outbox, |(item, _, _)| item.id))
-        .bind(column(&outbox, |(_, audit, _)| audit.org_id))
-        .bind(column(&outbox, |(_, audit, _)| audit.case_id))
-        .bind(column(&outbox, |(_, audit, _)| audit.seq))
-        .bind(column(&outbox, |(item, _, _)| item.kind.as_str()))
-        .bind(column(&outbox, |(item, _, _)| &item.payload))
-        .bind(column(&outbox, |(_, _, at)| *at))
-        .bind(column(&outbox, |(item, _, _)| item.available_at))
+        .bind(column(&audits, |(entry, _)| entry.case_id))
+        .bind(column(&audits, |(entry, _)| entry.seq))
+        .bind(column(&audits, |(entry, _)| entry.org_id))
+        .bind(column(&audits, |(entry, _)| entry.transition.as_deref()))
+        .bind(column(&audits, |(entry, _)| entry.from.as_deref()))
+        .bind(column(&audits, |(entry, _)| entry.to.as_str()))
+        .bind(column(&audits, |(entry, _)| entry.actor.as_str()))
+        .bind(column(&audits, |(_, text)| text.form.as_deref()))
+        .bind(column(&audits, |(_, text)| &*text.changes))
+        .bind(column(&audits, |(_, text)| &*text.reasons))
+        .bind(column(&audits, |(entry, _)| entry.request_id.as_deref()))
+        .bind(column(&audits, |(entry, _)| entry.at))
+        .bind(column(&audits, |(entry, _)| entry.prev_hash.as_str()))
+        .bind(column(&audits, |(entry, _)| entry.hash.as_str()))
+        .bind(column(&audits, |(entry, _)| entry.hash_scheme))
+        .bind(column(&outbox, |(item, _, _, _)| item.id))
+        .bind(column(&outbox, |(_, audit, _, _)| audit.org_id))
+        .bind(column(&outbox, |(_, audit, _, _)| audit.case_id))
+        .bind(column(&outbox, |(_, audit, _, _)| audit.seq))
+        .bind(column(&outbox, |(item, _, _, _)| item.kind.as_str()))
+        .bind(column(&outbox, |(_, _, _, payload)| &***payload))
+        .bind(column(&outbox, |(_, _, at, _)| *at))
+        .bind(column(&outbox, |(item, _, _, _)| item.available_at))
         .bind(column(reads, |read| read.org_id))
         .bind(column(reads, |read| read.case_id))
         .bind(column(reads, |read| read.reader.as_str()))

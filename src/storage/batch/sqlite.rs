@@ -7,7 +7,6 @@ use uuid::Uuid;
 
 use super::Rows;
 use crate::storage::cases::COLUMNS;
-use sqlx::types::Json;
 
 use crate::storage::{StoreError, StoreResult};
 
@@ -21,7 +20,7 @@ pub(super) async fn write(
 ) -> StoreResult<HashSet<Uuid>> {
     if !rows.inserts.is_empty() {
         let mut insert = sqlx::QueryBuilder::new(format!("INSERT INTO cases ({COLUMNS}) "));
-        insert.push_values(&rows.inserts, |mut row, new| {
+        insert.push_values(&rows.inserts, |mut row, (new, text)| {
             let case = &new.record;
             row.push_bind(case.id)
                 .push_bind(case.org_id)
@@ -29,7 +28,7 @@ pub(super) async fn write(
                 .push_bind(case.workflow_version)
                 .push_bind(case.state.as_str())
                 .push_bind(case.version)
-                .push_bind(Json(&case.data))
+                .push_bind(text.data.clone())
                 .push_bind(case.audit_hash.as_str())
                 .push_bind(case.created_at)
                 .push_bind(case.created_by.as_str())
@@ -52,7 +51,7 @@ pub(super) async fn write(
              audit_hash = v.column5, updated_at = v.column6, updated_by = v.column7, \
              closed_at = v.column8, closed_by = v.column9 FROM (",
         );
-        update.push_values(&rows.moves, |mut row, change| {
+        update.push_values(&rows.moves, |mut row, (change, text)| {
             let (closed_at, closed_by) = if change.closed {
                 (Some(change.at), Some(change.actor.as_str()))
             } else {
@@ -61,7 +60,7 @@ pub(super) async fn write(
             row.push_bind(change.case_id)
                 .push_bind(change.from_version)
                 .push_bind(change.state.as_str())
-                .push_bind(Json(&change.data))
+                .push_bind(text.data.clone())
                 .push_bind(change.audit.hash.as_str())
                 .push_bind(change.at)
                 .push_bind(change.actor.as_str())
@@ -84,7 +83,7 @@ pub(super) async fn write(
         let mut insert = sqlx::QueryBuilder::new(
             "INSERT INTO audit_entries (case_id, seq, org_id, transition, from_state, to_state, actor, form, changes, reasons, request_id, recorded_at, prev_hash, hash, hash_scheme) ",
         );
-        insert.push_values(&audits, |mut row, entry| {
+        insert.push_values(&audits, |mut row, (entry, text)| {
             row.push_bind(entry.case_id)
                 .push_bind(entry.seq)
                 .push_bind(entry.org_id)
@@ -92,9 +91,9 @@ pub(super) async fn write(
                 .push_bind(entry.from.as_deref())
                 .push_bind(entry.to.as_str())
                 .push_bind(entry.actor.as_str())
-                .push_bind(entry.form.as_ref().map(Json))
-                .push_bind(Json(&entry.changes))
-                .push_bind(Json(&entry.reasons))
+                .push_bind(text.form.clone())
+                .push_bind(text.changes.clone())
+                .push_bind(text.reasons.clone())
                 .push_bind(entry.request_id.as_deref())
                 .push_bind(entry.at)
                 .push_bind(entry.prev_hash.as_str())
@@ -111,13 +110,13 @@ pub(super) async fn write(
         let mut insert = sqlx::QueryBuilder::new(
             "INSERT INTO outbox (id, org_id, case_id, seq, kind, payload, created_at, available_at) ",
         );
-        insert.push_values(&outbox, |mut row, (item, audit, at)| {
+        insert.push_values(&outbox, |mut row, (item, audit, at, payload)| {
             row.push_bind(item.id)
                 .push_bind(audit.org_id)
                 .push_bind(audit.case_id)
                 .push_bind(audit.seq)
                 .push_bind(item.kind.as_str())
-                .push_bind(Json(&item.payload))
+                .push_bind((*payload).clone())
                 .push_bind(*at)
                 .push_bind(item.available_at);
         });
