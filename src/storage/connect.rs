@@ -38,6 +38,10 @@ impl Store {
             // lets the WAL start over instead of growing without end.
             let writer = SqlitePoolOptions::new()
                 .max_connections(1)
+                // No ping before each use: the connection lives in this
+                // process, so a ping only proved that its thread answers, at
+                // the cost of a round trip to that thread per batch.
+                .test_before_acquire(false)
                 .connect_with(
                     options
                         .clone()
@@ -47,6 +51,8 @@ impl Store {
                 .await?;
             let readers = SqlitePoolOptions::new()
                 .max_connections(4)
+                // As for the writer: a ping per query, proving nothing.
+                .test_before_acquire(false)
                 .connect_with(options)
                 .await?;
             tokio::spawn(checkpoint_in_background(readers.clone()));
