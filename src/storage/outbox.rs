@@ -86,6 +86,46 @@ where
     update
 }
 
+/// Queues `tasks` in apalis-sqlite's table with one statement, where
+/// `apalis_sqlite::queries::push_tasks` sends one per task: the dispatcher
+/// holds SQLite's one write connection meanwhile, and every group commit of
+/// moves waits behind it. The row is the one apalis writes (its `sink.sql`),
+/// and a key already queued is skipped as there.
+async fn push_sqlite_tasks(
+    tx: &mut sqlx::SqliteConnection,
+    tasks: &[apalis_sqlite::SqliteTask],
+) -> StoreResult<()> {
+    for chunk in tasks.chunks(TASKS_PER_INSERT) {
+        let mut insert = sqlx::QueryBuilder::new("INSERT INTO Jobs ");
+        insert.push_values(chunk, |mut row, task| {
+            let id = task
+                .task_id()
+                .map_or_else(|| ulid::Ulid::generate().to_string(), ToString::to_string);
+            let run_at = task.run_at().map_or_else(
+                || Utc::now().timestamp(),
+                |at| i64::try_from(at).unwrap_or(i64::MAX),
+            );
+            let metadata = serde_json::to_string(task.metadata()).unwrap_or_default();
+            row.push_bind(task.args.clone())
+                .push_bind(id)
+                .push_bind(JOB_QUEUE)
+                .push("'Pending', 0")
+                .push_bind(task.max_attempts().unwrap_or(25) as i64)
+                .push_bind(run_at)
+                .push("NULL, NULL, NULL, NULL")
+                .push_bind(task.priority().unwrap_or_default() as i64)
+                .push_bind(metadata)
+                .push_bind(task.idempotency_key().map(str::to_owned));
+        });
+        insert.push(" ON CONFLICT (job_type, idempotency_key) DO NOTHING");
+        insert.build().execute(&mut *tx).await?;
+    }
+    Ok(())
+}
+
+/// Jobs per INSERT, well under SQLite's bound-parameter limit (8 each).
+const TASKS_PER_INSERT: usize = 500;
+
 /// apalis refused our tasks: the queue's tables are not as expected.
 fn queue_error(error: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("job queue: {error}"))
@@ -147,9 +187,7 @@ impl Store {
                     return Ok(0);
                 }
                 let tasks: Vec<_> = rows.iter().flat_map(&plan).map(|job| task(&job)).collect();
-                apalis_sqlite::queries::push_tasks(&mut *tx, JOB_QUEUE, &tasks)
-                    .await
-                    .map_err(queue_error)?;
+                push_sqlite_tasks(&mut tx, &tasks).await?;
                 mark_dispatched(&rows, now)
                     .build()
                     .execute(&mut *tx)
