@@ -696,3 +696,47 @@ async fn a_start_case_job_run_twice_opens_one_case() {
         assert_eq!(page.items.len(), 1, "{}", db.kind);
     }
 }
+
+/// SQLite queues a dispatch's jobs in one statement; a row handed over a
+/// second time (as by a second process) must still queue its job once.
+#[tokio::test]
+async fn an_outbox_row_dispatched_twice_queues_its_job_once_on_sqlite() {
+    logs();
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let db = databases().await.remove(0);
+    assert_eq!(db.kind, "sqlite");
+    let home = home();
+    let service = service(db.store().await, &home);
+    let org = organisation(&service).await;
+    let mut cases = Vec::new();
+    for name in ["Aroha", "Mere", "Tama"] {
+        cases.push(open_case(&service, org, name).await);
+    }
+    let dispatch = || async {
+        service
+            .store()
+            .dispatch_outbox(64, chrono::Utc::now(), |row| caseflow::jobs::plan(row, 1))
+            .await
+            .expect("dispatch")
+    };
+    let taken = dispatch().await;
+    assert!(
+        taken >= cases.len(),
+        "every new case has an effect: {taken}"
+    );
+    let count_sql: &'static str = "SELECT COUNT(*) FROM Jobs WHERE $1 IS NOT NULL";
+    let queued = common::db::execute_unscoped(service.store(), count_sql, cases[0]).await;
+    assert!(queued[0] >= 1, "{queued:?}");
+
+    for case in &cases {
+        common::db::execute_unscoped(
+            service.store(),
+            "UPDATE outbox SET status = 'pending' WHERE case_id = $1",
+            *case,
+        )
+        .await;
+    }
+    assert_eq!(dispatch().await, taken, "the same rows are taken again");
+    let again = common::db::execute_unscoped(service.store(), count_sql, cases[0]).await;
+    assert_eq!(again, queued, "no job is queued twice");
+}
