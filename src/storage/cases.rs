@@ -60,6 +60,18 @@ pub struct Move {
     pub outbox: Vec<OutboxItem>,
 }
 
+impl Move {
+    /// `closed_at` and `closed_by` as the move writes them: set only when it
+    /// closes the case.
+    pub(super) fn closing(&self) -> (Option<DateTime<Utc>>, Option<&str>) {
+        if self.closed {
+            (Some(self.at), Some(self.actor.as_str()))
+        } else {
+            (None, None)
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct CaseFilter {
     pub workflow: Option<String>,

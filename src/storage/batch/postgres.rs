@@ -89,12 +89,8 @@ pub(super) async fn write(pool: &PgPool, rows: &Rows<'_>) -> StoreResult<HashSet
         .bind(column(moves, |(change, _)| change.audit.hash.as_str()))
         .bind(column(moves, |(change, _)| change.at))
         .bind(column(moves, |(change, _)| change.actor.as_str()))
-        .bind(column(moves, |(change, _)| {
-            change.closed.then_some(change.at)
-        }))
-        .bind(column(moves, |(change, _)| {
-            change.closed.then_some(change.actor.as_str())
-        }))
+        .bind(column(moves, |(change, _)| change.closing().0))
+        .bind(column(moves, |(change, _)| change.closing().1))
         .bind(column(&audits, |(entry, _)| entry.case_id))
         .bind(column(&audits, |(entry, _)| entry.seq))
         .bind(column(&audits, |(entry, _)| entry.org_id))

@@ -52,11 +52,7 @@ pub(super) async fn write(
              closed_at = v.column8, closed_by = v.column9 FROM (",
         );
         update.push_values(&rows.moves, |mut row, (change, text)| {
-            let (closed_at, closed_by) = if change.closed {
-                (Some(change.at), Some(change.actor.as_str()))
-            } else {
-                (None, None)
-            };
+            let (closed_at, closed_by) = change.closing();
             row.push_bind(change.case_id)
                 .push_bind(change.from_version)
                 .push_bind(change.state.as_str())
