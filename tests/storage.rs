@@ -788,3 +788,91 @@ async fn row_level_security_walls_organisations_apart_on_postgres() {
         assert!(moved.is_err(), "the policy's check refuses the row");
     }
 }
+
+fn read_of(org: Uuid, case: Uuid, what: &str) -> caseflow::storage::CaseRead {
+    caseflow::storage::CaseRead {
+        org_id: org,
+        case_id: case,
+        reader: "u-clinician".to_owned(),
+        what: what.to_owned(),
+        request_id: None,
+        at: chrono::Utc::now(),
+    }
+}
+
+async fn reads_of(store: &Store, org: Uuid, case: Uuid) -> Vec<String> {
+    let mut what: Vec<String> = store
+        .case_reads(org, case, 1000)
+        .await
+        .expect("reads")
+        .into_iter()
+        .map(|read| read.what)
+        .collect();
+    what.sort();
+    what.dedup();
+    what
+}
+
+#[tokio::test]
+async fn the_access_log_is_written_alone_with_a_move_on_flush_and_on_close() {
+    for db in databases().await {
+        let service = service(db.store().await);
+        let store = service.store().clone();
+        let org = org_with_referral(&service, "reads").await;
+        let case = open_referral(&service, org).await.expect("open").id;
+
+        // With no case write to ride along with, the rows are committed on their own.
+        store
+            .log_case_reads(vec![read_of(org, case, "alone")])
+            .await;
+        let mut seen = Vec::new();
+        for _ in 0..100 {
+            seen = reads_of(&store, org, case).await;
+            if !seen.is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!(seen, ["alone"], "{}", db.kind);
+
+        // A move acknowledged after a read was logged has committed the read too.
+        store
+            .log_case_reads(vec![read_of(org, case, "before-move")])
+            .await;
+        assess(&service, org, case).await.expect("assess");
+        assert_eq!(
+            reads_of(&store, org, case).await,
+            ["alone", "before-move"],
+            "{}",
+            db.kind
+        );
+
+        // More rows than one statement takes, then a flush: all of them are there.
+        let other = open_referral(&service, org).await.expect("open").id;
+        let many = (0..2500).map(|_| read_of(org, other, "many")).collect();
+        store.log_case_reads(many).await;
+        store.flush_case_reads().await;
+        let written = count(
+            &store,
+            "SELECT COUNT(*) FROM case_reads WHERE case_id = $1",
+            other,
+        )
+        .await;
+        assert_eq!(written, 2500, "{}", db.kind);
+
+        // Closing the store writes what is still buffered.
+        store
+            .log_case_reads(vec![read_of(org, case, "at-close")])
+            .await;
+        store.close().await;
+        let reopened = db.store().await;
+        assert!(
+            reads_of(&reopened, org, case)
+                .await
+                .contains(&"at-close".to_owned()),
+            "{}",
+            db.kind
+        );
+        reopened.close().await;
+    }
+}

@@ -429,11 +429,7 @@ async fn reads(
         ));
     }
     let case = load(&state, &caller, &id).await?;
-    Ok(Json(
-        state
-            .service
-            .store()
-            .case_reads(caller.org, case.id, 500)
-            .await?,
-    ))
+    let store = state.service.store();
+    store.flush_case_reads().await;
+    Ok(Json(store.case_reads(caller.org, case.id, 500).await?))
 }

@@ -64,6 +64,7 @@ async fn export(
         })
         .collect();
     let notifications = store.case_notifications(caller.org, id).await?;
+    store.flush_case_reads().await;
     let reads = store.case_reads(caller.org, id, 1000).await?;
     let now = chrono::Utc::now();
     store

@@ -5,7 +5,6 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::batch::WriteOp;
 use super::{Json, Scope, Store, StoreError, StoreResult, new_id, on_db, scoped, stored_time};
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
@@ -290,11 +289,16 @@ impl Store {
     }
 
     /// Queues reads for the access log. They are written with the next group
-    /// commit; the reader does not wait for it.
+    /// commit, or within a moment on their own; the reader does not wait.
     pub async fn log_case_reads(&self, reads: Vec<CaseRead>) {
         if !reads.is_empty() {
-            self.batch.enqueue(WriteOp::Reads(reads)).await;
+            self.batch.log_reads(reads).await;
         }
+    }
+
+    /// Waits until the reads logged so far are written, so a look at the log sees them.
+    pub async fn flush_case_reads(&self) {
+        self.batch.flush().await;
     }
 
     /// Who read a case of `org`, newest first.

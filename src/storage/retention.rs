@@ -209,6 +209,8 @@ impl Store {
 
     /// Removes a case and everything recorded about it (its audit period is over).
     pub async fn purge_case(&self, org: Uuid, case_id: Uuid) -> StoreResult<()> {
+        // A read still buffered would otherwise be written after the purge.
+        self.flush_case_reads().await;
         let is_postgres = matches!(self.writer, Db::Postgres(_));
         on_db!(&self.writer, |pool| {
             let mut tx = pool.begin().await?;

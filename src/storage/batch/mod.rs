@@ -11,6 +11,9 @@ mod sqlite;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -25,11 +28,22 @@ use super::{Db, StoreError, StoreResult, on_db};
 /// The most writes one transaction takes.
 const MAX_BATCH: usize = 256;
 
+/// How long an access-log row may wait for a batch of case writes to ride
+/// along with before it is committed on its own: the most of the log a crash
+/// can lose.
+const READS_LINGER: Duration = Duration::from_millis(100);
+
+/// Buffered access-log rows at which the writer commits them without waiting
+/// out [`READS_LINGER`].
+const READS_FLUSH_AT: usize = 2000;
+
 pub(super) enum WriteOp {
     Insert(Box<NewCase>, JsonText),
     Move(Box<Move>, JsonText),
-    /// Access-log rows; nobody waits for them.
-    Reads(Vec<CaseRead>),
+    /// Commits the buffered access log now; awaited by whoever needs it written.
+    Flush,
+    /// Tells an idle writer that access-log rows wait; nobody waits for it.
+    Nudge,
 }
 
 impl WriteOp {
@@ -82,6 +96,30 @@ pub(super) struct Writer {
     jobs: mpsc::Sender<Job>,
     db: Db,
     counts: Arc<Counts>,
+    reads: Arc<std::sync::Mutex<PendingReads>>,
+}
+
+/// Access-log rows not yet taken by a writer.
+#[derive(Debug, Default)]
+struct PendingReads {
+    rows: Vec<CaseRead>,
+    /// When the oldest row arrived.
+    since: Option<Instant>,
+}
+
+impl PendingReads {
+    /// When the rows must be committed, whatever else arrives.
+    fn due(&self) -> Option<Instant> {
+        if self.rows.len() >= READS_FLUSH_AT {
+            return Some(Instant::now());
+        }
+        self.since.map(|since| since + READS_LINGER)
+    }
+
+    fn take(&mut self) -> Vec<CaseRead> {
+        self.since = None;
+        std::mem::take(&mut self.rows)
+    }
 }
 
 /// Transactions committed and writes taken, for `caseflow bench` to report
@@ -109,8 +147,10 @@ impl Writer {
         let (jobs, queue) = mpsc::channel(MAX_BATCH * 4);
         let queue = Arc::new(tokio::sync::Mutex::new(queue));
         let counts = Arc::new(Counts::default());
+        let reads = Arc::new(std::sync::Mutex::new(PendingReads::default()));
         let (connected, db) = oneshot::channel();
         let shared = counts.clone();
+        let pending = reads.clone();
         std::thread::Builder::new()
             .name("caseflow-writer".to_owned())
             .spawn(move || {
@@ -133,7 +173,14 @@ impl Writer {
                         }
                     };
                     let tasks: Vec<_> = (0..writers.max(1))
-                        .map(|_| tokio::spawn(run(db.clone(), queue.clone(), shared.clone())))
+                        .map(|_| {
+                            tokio::spawn(run(
+                                db.clone(),
+                                queue.clone(),
+                                shared.clone(),
+                                pending.clone(),
+                            ))
+                        })
                         .collect();
                     let _ = connected.send(Ok(db));
                     for task in tasks {
@@ -145,7 +192,12 @@ impl Writer {
         let db = db
             .await
             .map_err(|_| StoreError::Conflict("the database writer did not start".to_owned()))??;
-        Ok(Self { jobs, db, counts })
+        Ok(Self {
+            jobs,
+            db,
+            counts,
+            reads,
+        })
     }
 
     /// Batches taken so far and the writes in them.
@@ -158,8 +210,15 @@ impl Writer {
 
     /// Waits for the writes queued so far to commit, then closes the writer's connections.
     pub(super) async fn close(&self) {
-        let _ = self.write(WriteOp::Reads(Vec::new())).await;
+        self.flush().await;
         on_db!(&self.db, |pool| pool.close().await);
+    }
+
+    /// Waits until the access-log rows buffered so far are committed.
+    pub(super) async fn flush(&self) {
+        if let Err(error) = self.write(WriteOp::Flush).await {
+            tracing::warn!(%error, "the access log could not be written");
+        }
     }
 
     pub(super) async fn write(&self, op: WriteOp) -> StoreResult<()> {
@@ -180,49 +239,111 @@ impl Writer {
         self.jobs.max_capacity() - self.jobs.capacity()
     }
 
-    /// Queues a write without waiting for its commit.
-    pub(super) async fn enqueue(&self, op: WriteOp) {
-        let (done, _) = oneshot::channel();
-        if self.jobs.send(Job { op, done }).await.is_err() {
-            tracing::warn!("the database writer has stopped; an access-log entry is lost");
+    /// Buffers access-log rows for a coming commit, without waiting for it.
+    pub(super) async fn log_reads(&self, reads: Vec<CaseRead>) {
+        let nudge = {
+            let mut pending = self
+                .reads
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner());
+            let before = pending.rows.len();
+            pending.rows.extend(reads);
+            if before == 0 {
+                pending.since = Some(Instant::now());
+            }
+            // An idle writer learns of the first row, to time its linger;
+            // a busy one finds the rows at its next batch anyway.
+            before == 0 || (before < READS_FLUSH_AT && pending.rows.len() >= READS_FLUSH_AT)
+        };
+        if nudge {
+            let (done, _) = oneshot::channel();
+            let job = Job {
+                op: WriteOp::Nudge,
+                done,
+            };
+            if self.jobs.send(job).await.is_err() {
+                tracing::warn!("the database writer has stopped; access-log entries are lost");
+            }
         }
     }
 }
 
-async fn run(db: Db, queue: Arc<tokio::sync::Mutex<mpsc::Receiver<Job>>>, counts: Arc<Counts>) {
+async fn run(
+    db: Db,
+    queue: Arc<tokio::sync::Mutex<mpsc::Receiver<Job>>>,
+    counts: Arc<Counts>,
+    pending: Arc<std::sync::Mutex<PendingReads>>,
+) {
+    let pending_reads = || pending.lock().unwrap_or_else(|poison| poison.into_inner());
     let mut batch = Vec::with_capacity(MAX_BATCH);
     loop {
         // Hold the queue only while taking a batch, so another writer can
         // take the next one while this one commits.
-        let taken = queue.lock().await.recv_many(&mut batch, MAX_BATCH).await;
-        if taken == 0 {
+        let taken = {
+            let mut queue = queue.lock().await;
+            // Read only now: rows may have come while another writer held the queue.
+            let due = pending_reads().due();
+            let next = queue.recv_many(&mut batch, MAX_BATCH);
+            match due {
+                Some(due) => tokio::time::timeout_at(due, next).await.ok(),
+                None => Some(next.await),
+            }
+        };
+        if taken == Some(0) {
+            // Every sender is gone: write what the log still holds, then stop.
+            let reads = pending_reads().take();
+            if !reads.is_empty() {
+                apply_reads_alone(&db, &reads).await;
+            }
             return;
         }
+        batch.retain(|job| !matches!(job.op, WriteOp::Nudge));
+        let reads_due = pending_reads()
+            .due()
+            .is_some_and(|due| due <= Instant::now());
+        if batch.is_empty() && !reads_due {
+            continue;
+        }
+        let reads = pending_reads().take();
         counts.batches.fetch_add(1, Ordering::Relaxed);
-        counts.writes.fetch_add(taken as u64, Ordering::Relaxed);
+        counts
+            .writes
+            .fetch_add((batch.len() + reads.len()) as u64, Ordering::Relaxed);
         let jobs = std::mem::take(&mut batch);
         let ops: Vec<&WriteOp> = jobs.iter().map(|job| &job.op).collect();
-        match apply(&db, &ops).await {
+        match apply(&db, &ops, &reads).await {
             Ok(results) => {
                 for (job, result) in jobs.into_iter().zip(results) {
                     let _ = job.done.send(result);
                 }
             }
-            Err(_) if jobs.len() > 1 => {
+            Err(error) if jobs.len() == 1 && reads.is_empty() => {
+                if let Some(job) = jobs.into_iter().next() {
+                    let _ = job.done.send(Err(error));
+                }
+            }
+            Err(_) => {
+                // Find the write at fault by trying each on its own.
                 for job in jobs {
-                    let result = match apply(&db, &[&job.op]).await {
+                    let result = match apply(&db, &[&job.op], &[]).await {
                         Ok(mut results) => results.pop().unwrap_or(Ok(())),
                         Err(error) => Err(error),
                     };
                     let _ = job.done.send(result);
                 }
-            }
-            Err(error) => {
-                if let Some(job) = jobs.into_iter().next() {
-                    let _ = job.done.send(Err(error));
+                if !reads.is_empty() {
+                    apply_reads_alone(&db, &reads).await;
                 }
             }
         }
+    }
+}
+
+/// Commits access-log rows in a transaction of their own; a failure loses
+/// them, with a warning, rather than a case write.
+async fn apply_reads_alone(db: &Db, reads: &[CaseRead]) {
+    if let Err(error) = apply(db, &[], reads).await {
+        tracing::warn!(%error, rows = reads.len(), "access-log entries could not be written and are lost");
     }
 }
 
@@ -270,12 +391,12 @@ impl<'a> Rows<'a> {
     }
 }
 
-/// Applies `ops` in one transaction; the outer error means nothing was written.
-async fn apply(db: &Db, ops: &[&WriteOp]) -> StoreResult<Vec<StoreResult<()>>> {
+/// Applies `ops` and `reads` in one transaction; the outer error means nothing was written.
+async fn apply(db: &Db, ops: &[&WriteOp], reads: &[CaseRead]) -> StoreResult<Vec<StoreResult<()>>> {
     let mut rows = Rows {
         inserts: Vec::new(),
         moves: Vec::new(),
-        reads: Vec::new(),
+        reads: reads.iter().collect(),
     };
     // Of several moves on one case, only the one read at the newest version can
     // still apply: the version only grows, so every other one is stale.
@@ -291,7 +412,7 @@ async fn apply(db: &Db, ops: &[&WriteOp]) -> StoreResult<Vec<StoreResult<()>>> {
                     *entry = (index, change.from_version);
                 }
             }
-            WriteOp::Reads(reads) => rows.reads.extend(reads),
+            WriteOp::Flush | WriteOp::Nudge => {}
         }
     }
     let kept = |index: usize, change: &Move| {
