@@ -107,32 +107,90 @@ impl Default for RetrySettings {
 /// flight finish.
 pub struct Workers {
     stop: watch::Sender<bool>,
-    tasks: tokio::task::JoinSet<()>,
+    finished: Finished,
+}
+
+enum Finished {
+    Here(tokio::task::JoinSet<()>),
+    /// The workers run on a thread of their own, which says when they are done.
+    Apart(tokio::sync::oneshot::Receiver<()>),
 }
 
 impl Workers {
+    /// Starts the workers. On SQLite they get a thread and runtime of their
+    /// own: they share the one write connection with the group commit, and on
+    /// the request runtime a worker that had its statement's answer still
+    /// waited its turn behind every request before it let the connection go,
+    /// holding up whole batches of moves for tens of milliseconds. On
+    /// PostgreSQL they stay on the caller's runtime, which owns the pool's
+    /// sockets.
     pub fn start(context: Arc<JobContext>) -> Self {
         let (stop, stopped) = watch::channel(false);
-        let mut tasks = tokio::task::JoinSet::new();
-        tasks.spawn(dispatch::dispatch_loop(
-            context.service.clone(),
-            context.retry.attempts,
-            stopped.clone(),
-        ));
-        for (periodic, schedule) in &context.cron {
-            tasks.spawn(cron::follow(
-                context.clone(),
-                *periodic,
-                schedule.clone(),
-                stopped.clone(),
-            ));
+        if context.service.store().dialect() == "sqlite" {
+            let (done, finished) = tokio::sync::oneshot::channel();
+            let apart = context.clone();
+            let watching = stopped.clone();
+            let spawned = std::thread::Builder::new()
+                .name("caseflow-jobs".to_owned())
+                .spawn(move || {
+                    match tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    {
+                        Ok(runtime) => runtime.block_on(async move {
+                            let mut tasks = spawn_all(apart, watching);
+                            while tasks.join_next().await.is_some() {}
+                        }),
+                        Err(error) => {
+                            tracing::error!(%error, "the background workers could not start");
+                        }
+                    }
+                    let _ = done.send(());
+                });
+            match spawned {
+                Ok(_) => {
+                    return Self {
+                        stop,
+                        finished: Finished::Apart(finished),
+                    };
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "no thread for the background workers; they share the request runtime");
+                }
+            }
         }
-        tasks.spawn(run::work(context, stopped));
-        Self { stop, tasks }
+        Self {
+            stop,
+            finished: Finished::Here(spawn_all(context, stopped)),
+        }
     }
 
-    pub async fn stop(mut self) {
+    pub async fn stop(self) {
         let _ = self.stop.send(true);
-        while self.tasks.join_next().await.is_some() {}
+        match self.finished {
+            Finished::Here(mut tasks) => while tasks.join_next().await.is_some() {},
+            Finished::Apart(finished) => {
+                let _ = finished.await;
+            }
+        }
     }
+}
+
+fn spawn_all(context: Arc<JobContext>, stopped: watch::Receiver<bool>) -> tokio::task::JoinSet<()> {
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(dispatch::dispatch_loop(
+        context.service.clone(),
+        context.retry.attempts,
+        stopped.clone(),
+    ));
+    for (periodic, schedule) in &context.cron {
+        tasks.spawn(cron::follow(
+            context.clone(),
+            *periodic,
+            schedule.clone(),
+            stopped.clone(),
+        ));
+    }
+    tasks.spawn(run::work(context, stopped));
+    tasks
 }
