@@ -272,6 +272,8 @@ async fn a_move_writes_its_audit_entry_and_effects_together() {
             .await
             .expect("assess");
         assert_eq!(moved.data["risk_level"], json!("low"));
+        // Leaving `submitted` cancels its reminder without an outbox row:
+        // the reminder's job finds the case gone from the state.
         assert_eq!(
             count(
                 &store,
@@ -279,7 +281,7 @@ async fn a_move_writes_its_audit_entry_and_effects_together() {
                 case.id
             )
             .await,
-            1
+            0
         );
         assert_eq!(
             count(

@@ -78,6 +78,7 @@ pub fn plan(row: &OutboxRow, attempts: usize) -> Vec<QueuedJob> {
             },
             row.available_at,
         ),
+        // Written by versions before cancellations stopped going to the outbox.
         Effect::CancelDeadlines { .. } => return Vec::new(),
     };
     match serde_json::to_vec(&job) {

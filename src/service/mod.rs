@@ -452,10 +452,13 @@ impl Service {
 }
 
 /// The effects of a move as outbox rows, written in the move's transaction.
+/// Cancelled deadlines need no row: a deadline's job checks, when it falls
+/// due, that the case still waits in the state that set it.
 fn outbox_items(outcome: &Outcome, now: DateTime<Utc>) -> Vec<OutboxItem> {
     outcome
         .effects
         .iter()
+        .filter(|effect| !matches!(effect, Effect::CancelDeadlines { .. }))
         .map(|effect| OutboxItem {
             id: Uuid::now_v7(),
             kind: match effect {
