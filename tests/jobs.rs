@@ -740,3 +740,48 @@ async fn an_outbox_row_dispatched_twice_queues_its_job_once_on_sqlite() {
     let again = common::db::execute_unscoped(service.store(), count_sql, cases[0]).await;
     assert_eq!(again, queued, "no job is queued twice");
 }
+
+/// apalis-sqlite's acknowledgement, word for word (queries/task/ack.sql in apalis-sqlite 1.0).
+const APALIS_SQLITE_ACK: &str = "WITH j AS (SELECT value ->> 'task_id' AS task_id, \
+    value ->> 'attempt' AS attempt, value ->> 'result' AS result, value ->> 'status' AS status \
+    FROM json_each(?1)) \
+    UPDATE Jobs SET status = j.status, attempts = j.attempt, last_result = j.result, \
+    done_at = strftime('%s', 'now') FROM j WHERE Jobs.id = j.task_id AND Jobs.lock_by = ?2";
+
+#[tokio::test]
+async fn acknowledging_a_job_on_sqlite_looks_it_up_by_id_not_by_worker() {
+    use sqlx::Row;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("jobs.db").display());
+    let store = caseflow::storage::Store::connect(&url, caseflow::config::Durability::Normal)
+        .await
+        .expect("connect");
+    store.migrate().await.expect("migrate");
+    // Twice, as on every start: the index stays gone.
+    store.migrate().await.expect("migrate again");
+    let caseflow::storage::Db::Sqlite(pool) = store.db() else {
+        unreachable!("a SQLite URL gives a SQLite store");
+    };
+    let plan: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "EXPLAIN QUERY PLAN {APALIS_SQLITE_ACK}"
+    )))
+    .bind("[]")
+    .bind("worker")
+    .fetch_all(pool)
+    .await
+    .expect("plan")
+    .iter()
+    .map(|row| row.get::<String, _>("detail"))
+    .collect();
+    // Walking the worker's jobs would parse the JSON once per job it ever took.
+    assert!(
+        plan.first().is_some_and(|step| step.contains("json_each")),
+        "{plan:?}"
+    );
+    assert!(
+        plan.iter()
+            .any(|step| step.contains("SEARCH Jobs") && step.contains("(id=?)")),
+        "{plan:?}"
+    );
+    store.close().await;
+}

@@ -110,6 +110,17 @@ impl Store {
                 let mut jobs = apalis_sqlite::SqliteStorage::<()>::migrations();
                 jobs.set_ignore_missing(true);
                 jobs.run(pool).await?;
+                // apalis acknowledges a job with `UPDATE Jobs … FROM
+                // json_each(?) WHERE Jobs.id = j.task_id AND Jobs.lock_by = ?`.
+                // With this index SQLite walks every job the worker ever took
+                // (finished jobs keep `lock_by`), parsing the JSON again for
+                // each: acks grew with the queue's history and held the one
+                // write connection for milliseconds. Without it SQLite looks
+                // each acknowledged job up by its id. Dropped after every
+                // migration run, in case a later apalis version makes it again.
+                sqlx::query("DROP INDEX IF EXISTS LIdx")
+                    .execute(pool)
+                    .await?;
             }
             Db::Postgres(pool) => {
                 let mut migrator = sqlx::migrate!("migrations/postgres");
