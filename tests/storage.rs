@@ -311,6 +311,12 @@ async fn a_move_writes_its_audit_entry_and_effects_together() {
             entry.changes
         );
         assert_eq!(entry.prev_hash, history[0].hash);
+        let one = store.audit_entry(org, case.id, 2).await.expect("entry 2");
+        assert_eq!((one.seq, one.hash.as_str()), (2, entry.hash.as_str()));
+        assert!(matches!(
+            store.audit_entry(org, case.id, 99).await,
+            Err(caseflow::storage::StoreError::NotFound)
+        ));
     }
 }
 

@@ -16,7 +16,7 @@ use super::{Job, JobContext, Periodic, RetrySettings};
 use crate::engine::{CaseView, DeadlineAction, DeadlineResult, Effect, deadline_due};
 use crate::rules::Actor;
 use crate::service::ServiceError;
-use crate::storage::{CaseRecord, Db, JOB_QUEUE, Notification};
+use crate::storage::{CaseRecord, Db, JOB_QUEUE, Notification, StoreError};
 
 /// apalis 1.0 can stop polling after a failed job until the next heartbeat
 /// (30 s by default, seen as deadlines firing ~30 s late); a short one
@@ -248,7 +248,7 @@ async fn case_if_any(
 ) -> Result<Option<CaseRecord>, BoxDynError> {
     match context.service.store().case(org, case_id).await {
         Ok(case) => Ok(Some(case)),
-        Err(crate::storage::StoreError::NotFound) => Ok(None),
+        Err(StoreError::NotFound) => Ok(None),
         Err(error) => Err(error.into()),
     }
 }
@@ -369,8 +369,12 @@ async fn notify(
     };
     let about = match cause {
         Cause::Move(seq) => {
-            let history = store.history(org, case_id).await?;
-            let entry = history.iter().find(|entry| entry.seq == seq);
+            let entry = match store.audit_entry(org, case_id, seq).await {
+                Ok(entry) => Some(entry),
+                Err(StoreError::NotFound) => None,
+                Err(error) => return Err(error.into()),
+            };
+            let entry = entry.as_ref();
             json!({
                 "actor": {"id": entry.map_or("system", |e| e.actor.as_str())},
                 "transition": entry.and_then(|e| e.transition.clone()),

@@ -272,6 +272,21 @@ impl Store {
         })
     }
 
+    /// One entry of a case's trail; `NotFound` when there is none at `seq`.
+    pub async fn audit_entry(&self, org: Uuid, case_id: Uuid, seq: i64) -> StoreResult<AuditEntry> {
+        let sql = format!("{SELECT} WHERE org_id = $1 AND case_id = $2 AND seq = $3");
+        scoped!(&self.db, Scope::Org(org), |conn| {
+            let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(org)
+                .bind(case_id)
+                .bind(seq)
+                .fetch_optional(conn)
+                .await?
+                .ok_or(StoreError::NotFound)?;
+            audit_from_row!(&row).map_err(StoreError::from)
+        })
+    }
+
     /// Recomputes every chain (or one case's) and the link to each case's head.
     pub async fn verify_audit(
         &self,
