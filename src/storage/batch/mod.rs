@@ -96,7 +96,7 @@ pub(super) struct Writer {
     jobs: mpsc::Sender<Job>,
     db: Db,
     counts: Arc<Counts>,
-    reads: Arc<std::sync::Mutex<PendingReads>>,
+    reads: Arc<ReadLog>,
 }
 
 /// Access-log rows not yet taken by a writer.
@@ -105,6 +105,9 @@ struct PendingReads {
     rows: Vec<CaseRead>,
     /// When the oldest row arrived.
     since: Option<Instant>,
+    /// Batches holding rows taken from here and not yet committed (PostgreSQL
+    /// has several writers, so a flush must wait for the others' too).
+    in_flight: usize,
 }
 
 impl PendingReads {
@@ -118,7 +121,48 @@ impl PendingReads {
 
     fn take(&mut self) -> Vec<CaseRead> {
         self.since = None;
-        std::mem::take(&mut self.rows)
+        let rows = std::mem::take(&mut self.rows);
+        if !rows.is_empty() {
+            self.in_flight += 1;
+        }
+        rows
+    }
+}
+
+/// The access-log buffer, shared by the handle and every writer.
+#[derive(Debug, Default)]
+struct ReadLog {
+    pending: std::sync::Mutex<PendingReads>,
+    /// Told whenever a batch's taken rows are committed (or given up).
+    settled: tokio::sync::Notify,
+}
+
+impl ReadLog {
+    fn lock(&self) -> std::sync::MutexGuard<'_, PendingReads> {
+        self.pending
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    /// Marks rows from [`PendingReads::take`] as written or lost.
+    fn settle(&self, rows: &[CaseRead]) {
+        if !rows.is_empty() {
+            self.lock().in_flight -= 1;
+            self.settled.notify_waiters();
+        }
+    }
+
+    /// Waits until no writer holds rows it took and has not committed.
+    async fn settled(&self) {
+        loop {
+            let notified = self.settled.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.lock().in_flight == 0 {
+                return;
+            }
+            notified.await;
+        }
     }
 }
 
@@ -147,7 +191,7 @@ impl Writer {
         let (jobs, queue) = mpsc::channel(MAX_BATCH * 4);
         let queue = Arc::new(tokio::sync::Mutex::new(queue));
         let counts = Arc::new(Counts::default());
-        let reads = Arc::new(std::sync::Mutex::new(PendingReads::default()));
+        let reads = Arc::new(ReadLog::default());
         let (connected, db) = oneshot::channel();
         let shared = counts.clone();
         let pending = reads.clone();
@@ -219,6 +263,8 @@ impl Writer {
         if let Err(error) = self.write(WriteOp::Flush).await {
             tracing::warn!(%error, "the access log could not be written");
         }
+        // Another writer may have taken rows just before this flush's batch.
+        self.reads.settled().await;
     }
 
     pub(super) async fn write(&self, op: WriteOp) -> StoreResult<()> {
@@ -242,10 +288,7 @@ impl Writer {
     /// Buffers access-log rows for a coming commit, without waiting for it.
     pub(super) async fn log_reads(&self, reads: Vec<CaseRead>) {
         let nudge = {
-            let mut pending = self
-                .reads
-                .lock()
-                .unwrap_or_else(|poison| poison.into_inner());
+            let mut pending = self.reads.lock();
             let before = pending.rows.len();
             pending.rows.extend(reads);
             if before == 0 {
@@ -272,9 +315,9 @@ async fn run(
     db: Db,
     queue: Arc<tokio::sync::Mutex<mpsc::Receiver<Job>>>,
     counts: Arc<Counts>,
-    pending: Arc<std::sync::Mutex<PendingReads>>,
+    log: Arc<ReadLog>,
 ) {
-    let pending_reads = || pending.lock().unwrap_or_else(|poison| poison.into_inner());
+    let pending_reads = || log.lock();
     let mut batch = Vec::with_capacity(MAX_BATCH);
     loop {
         // Hold the queue only while taking a batch, so another writer can
@@ -295,6 +338,7 @@ async fn run(
             if !reads.is_empty() {
                 apply_reads_alone(&db, &reads).await;
             }
+            log.settle(&reads);
             return;
         }
         batch.retain(|job| !matches!(job.op, WriteOp::Nudge));
@@ -336,6 +380,7 @@ async fn run(
                 }
             }
         }
+        log.settle(&reads);
     }
 }
 
