@@ -105,9 +105,11 @@ struct PendingReads {
     rows: Vec<CaseRead>,
     /// When the oldest row arrived.
     since: Option<Instant>,
-    /// Batches holding rows taken from here and not yet committed (PostgreSQL
-    /// has several writers, so a flush must wait for the others' too).
-    in_flight: usize,
+    /// Numbers of the takes whose rows are not yet committed (PostgreSQL has
+    /// several writers, so a flush must wait for the others' too).
+    in_flight: Vec<u64>,
+    /// The number the next take gets.
+    next_take: u64,
 }
 
 impl PendingReads {
@@ -119,13 +121,16 @@ impl PendingReads {
         self.since.map(|since| since + READS_LINGER)
     }
 
-    fn take(&mut self) -> Vec<CaseRead> {
+    /// The buffered rows, with the number to [`ReadLog::settle`] them by.
+    fn take(&mut self) -> (u64, Vec<CaseRead>) {
         self.since = None;
+        let take = self.next_take;
         let rows = std::mem::take(&mut self.rows);
         if !rows.is_empty() {
-            self.in_flight += 1;
+            self.next_take += 1;
+            self.in_flight.push(take);
         }
-        rows
+        (take, rows)
     }
 }
 
@@ -144,21 +149,22 @@ impl ReadLog {
             .unwrap_or_else(|poison| poison.into_inner())
     }
 
-    /// Marks rows from [`PendingReads::take`] as written or lost.
-    fn settle(&self, rows: &[CaseRead]) {
+    /// Marks the rows of take `take` as written or lost.
+    fn settle(&self, take: u64, rows: &[CaseRead]) {
         if !rows.is_empty() {
-            self.lock().in_flight -= 1;
+            self.lock().in_flight.retain(|held| *held != take);
             self.settled.notify_waiters();
         }
     }
 
-    /// Waits until no writer holds rows it took and has not committed.
+    /// Waits until every take made so far is settled; later ones need not be.
     async fn settled(&self) {
+        let before = self.lock().next_take;
         loop {
             let notified = self.settled.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if self.lock().in_flight == 0 {
+            if self.lock().in_flight.iter().all(|held| *held >= before) {
                 return;
             }
             notified.await;
@@ -334,11 +340,11 @@ async fn run(
         };
         if taken == Some(0) {
             // Every sender is gone: write what the log still holds, then stop.
-            let reads = pending_reads().take();
+            let (take, reads) = pending_reads().take();
             if !reads.is_empty() {
                 apply_reads_alone(&db, &reads).await;
             }
-            log.settle(&reads);
+            log.settle(take, &reads);
             return;
         }
         batch.retain(|job| !matches!(job.op, WriteOp::Nudge));
@@ -348,7 +354,7 @@ async fn run(
         if batch.is_empty() && !reads_due {
             continue;
         }
-        let reads = pending_reads().take();
+        let (take, reads) = pending_reads().take();
         counts.batches.fetch_add(1, Ordering::Relaxed);
         counts
             .writes
@@ -380,7 +386,7 @@ async fn run(
                 }
             }
         }
-        log.settle(&reads);
+        log.settle(take, &reads);
     }
 }
 
