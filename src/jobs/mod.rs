@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use crate::mail::{Mailer, Templates};
 use crate::service::Service;
+use crate::storage::Db;
 
 pub use cron::{Periodic, tick_job};
 pub use dispatch::plan;
@@ -126,29 +127,9 @@ impl Workers {
     /// sockets.
     pub fn start(context: Arc<JobContext>) -> Self {
         let (stop, stopped) = watch::channel(false);
-        if context.service.store().dialect() == "sqlite" {
-            let (done, finished) = tokio::sync::oneshot::channel();
-            let apart = context.clone();
-            let watching = stopped.clone();
-            let spawned = std::thread::Builder::new()
-                .name("caseflow-jobs".to_owned())
-                .spawn(move || {
-                    match tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                    {
-                        Ok(runtime) => runtime.block_on(async move {
-                            let mut tasks = spawn_all(apart, watching);
-                            while tasks.join_next().await.is_some() {}
-                        }),
-                        Err(error) => {
-                            tracing::error!(%error, "the background workers could not start");
-                        }
-                    }
-                    let _ = done.send(());
-                });
-            match spawned {
-                Ok(_) => {
+        if matches!(context.service.store().db(), Db::Sqlite(_)) {
+            match start_apart(context.clone(), stopped.clone()) {
+                Ok(finished) => {
                     return Self {
                         stop,
                         finished: Finished::Apart(finished),
@@ -174,6 +155,33 @@ impl Workers {
             }
         }
     }
+}
+
+/// Runs the workers on a current-thread runtime of a thread of their own;
+/// the receiver hears when they have all finished.
+fn start_apart(
+    context: Arc<JobContext>,
+    stopped: watch::Receiver<bool>,
+) -> std::io::Result<tokio::sync::oneshot::Receiver<()>> {
+    let (done, finished) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("caseflow-jobs".to_owned())
+        .spawn(move || {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime.block_on(async move {
+                    let mut tasks = spawn_all(context, stopped);
+                    while tasks.join_next().await.is_some() {}
+                }),
+                Err(error) => {
+                    tracing::error!(%error, "the background workers could not start");
+                }
+            }
+            let _ = done.send(());
+        })?;
+    Ok(finished)
 }
 
 fn spawn_all(context: Arc<JobContext>, stopped: watch::Receiver<bool>) -> tokio::task::JoinSet<()> {

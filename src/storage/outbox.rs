@@ -137,13 +137,9 @@ impl Store {
     pub async fn queue_job(&self, job: &QueuedJob) -> StoreResult<()> {
         match &self.writer {
             Db::Sqlite(pool) => {
-                // apalis-sqlite inserts with ON CONFLICT (job_type, idempotency_key) DO NOTHING.
-                let mut tx = pool.begin().await?;
-                apalis_sqlite::queries::push_tasks(&mut *tx, JOB_QUEUE, &[task(job)])
-                    .await
-                    .map_err(queue_error)?;
-                tx.commit().await?;
-                Ok(())
+                // Skipped on conflict (job_type, idempotency_key), as apalis does.
+                let mut connection = pool.acquire().await?;
+                push_sqlite_tasks(&mut connection, &[task(job)]).await
             }
             Db::Postgres(pool) => {
                 let mut tx = pool.begin().await?;

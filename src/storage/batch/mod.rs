@@ -4,38 +4,30 @@
 //! write of the batch through again on its own, so one bad write never sinks
 //! the others. SQLite has one writer; PostgreSQL several, each committing its
 //! own batch, where the version check still lets only one move per version win.
+//! Access-log rows wait beside the queue and ride along (`reads`).
 
 mod postgres;
+mod reads;
 mod sqlite;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
-
-use tokio::time::Instant;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::access::CaseRead;
 use super::audit::AuditEntry;
 use super::cases::{Move, NewCase, OutboxItem};
 use super::{Db, StoreError, StoreResult, on_db};
+use reads::ReadLog;
 
 /// The most writes one transaction takes.
 const MAX_BATCH: usize = 256;
-
-/// How long an access-log row may wait for a batch of case writes to ride
-/// along with before it is committed on its own: the most of the log a crash
-/// can lose.
-const READS_LINGER: Duration = Duration::from_millis(100);
-
-/// Buffered access-log rows at which the writer commits them without waiting
-/// out [`READS_LINGER`].
-const READS_FLUSH_AT: usize = 2000;
 
 pub(super) enum WriteOp {
     Insert(Box<NewCase>, JsonText),
@@ -97,79 +89,6 @@ pub(super) struct Writer {
     db: Db,
     counts: Arc<Counts>,
     reads: Arc<ReadLog>,
-}
-
-/// Access-log rows not yet taken by a writer.
-#[derive(Debug, Default)]
-struct PendingReads {
-    rows: Vec<CaseRead>,
-    /// When the oldest row arrived.
-    since: Option<Instant>,
-    /// Numbers of the takes whose rows are not yet committed (PostgreSQL has
-    /// several writers, so a flush must wait for the others' too).
-    in_flight: Vec<u64>,
-    /// The number the next take gets.
-    next_take: u64,
-}
-
-impl PendingReads {
-    /// When the rows must be committed, whatever else arrives.
-    fn due(&self) -> Option<Instant> {
-        if self.rows.len() >= READS_FLUSH_AT {
-            return Some(Instant::now());
-        }
-        self.since.map(|since| since + READS_LINGER)
-    }
-
-    /// The buffered rows, with the number to [`ReadLog::settle`] them by.
-    fn take(&mut self) -> (u64, Vec<CaseRead>) {
-        self.since = None;
-        let take = self.next_take;
-        let rows = std::mem::take(&mut self.rows);
-        if !rows.is_empty() {
-            self.next_take += 1;
-            self.in_flight.push(take);
-        }
-        (take, rows)
-    }
-}
-
-/// The access-log buffer, shared by the handle and every writer.
-#[derive(Debug, Default)]
-struct ReadLog {
-    pending: std::sync::Mutex<PendingReads>,
-    /// Told whenever a batch's taken rows are committed (or given up).
-    settled: tokio::sync::Notify,
-}
-
-impl ReadLog {
-    fn lock(&self) -> std::sync::MutexGuard<'_, PendingReads> {
-        self.pending
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
-    }
-
-    /// Marks the rows of take `take` as written or lost.
-    fn settle(&self, take: u64, rows: &[CaseRead]) {
-        if !rows.is_empty() {
-            self.lock().in_flight.retain(|held| *held != take);
-            self.settled.notify_waiters();
-        }
-    }
-
-    /// Waits until every take made so far is settled; later ones need not be.
-    async fn settled(&self) {
-        let before = self.lock().next_take;
-        loop {
-            let notified = self.settled.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if self.lock().in_flight.iter().all(|held| *held >= before) {
-                return;
-            }
-            notified.await;
-        }
-    }
 }
 
 /// Transactions committed and writes taken, for `caseflow bench` to report
@@ -293,18 +212,7 @@ impl Writer {
 
     /// Buffers access-log rows for a coming commit, without waiting for it.
     pub(super) async fn log_reads(&self, reads: Vec<CaseRead>) {
-        let nudge = {
-            let mut pending = self.reads.lock();
-            let before = pending.rows.len();
-            pending.rows.extend(reads);
-            if before == 0 {
-                pending.since = Some(Instant::now());
-            }
-            // An idle writer learns of the first row, to time its linger;
-            // a busy one finds the rows at its next batch anyway.
-            before == 0 || (before < READS_FLUSH_AT && pending.rows.len() >= READS_FLUSH_AT)
-        };
-        if nudge {
+        if self.reads.push(reads) {
             let (done, _) = oneshot::channel();
             let job = Job {
                 op: WriteOp::Nudge,
