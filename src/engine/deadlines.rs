@@ -74,7 +74,8 @@ pub fn due_dates(
     case: CaseView<'_>,
     entered: DateTime<Utc>,
 ) -> Vec<DateTime<Utc>> {
-    let mut bindings = Bindings::new(case.data, &Value::Null, &Actor::system(), entered);
+    let system = Actor::system();
+    let mut bindings = Bindings::new(case.data, &Value::Null, &system, entered);
     let mut scratch = Outcome {
         transition: None,
         from: None,

@@ -10,7 +10,7 @@ use super::data_path;
 use super::definition::{Definition, Notify, Target, Transition};
 use super::outcome::{Availability, Change, Effect, Outcome, Refusal};
 use crate::forms::FieldError;
-use crate::rules::{Actor, Bindings, RuleError, Rules, Script, to_json};
+use crate::rules::{Actor, Bindings, RuleError, Rules, Script};
 
 /// The case as the engine needs it.
 #[derive(Debug, Clone, Copy)]
@@ -38,16 +38,16 @@ pub fn start(
         }]));
     }
     check_case(definition, &data)?;
-    let mut bindings = Bindings::new(&data, &Value::Null, actor, now);
     let mut outcome = Outcome {
         transition: None,
         from: None,
         to: definition.initial.clone(),
-        data,
+        data: Value::Null,
         changes: Vec::new(),
         effects: Vec::new(),
         warnings: Vec::new(),
     };
+    let mut bindings = Bindings::new(&data, &Value::Null, actor, now);
     super::deadlines::schedule_deadlines(
         definition,
         &definition.initial,
@@ -55,6 +55,7 @@ pub fn start(
         now,
         &mut outcome,
     );
+    outcome.data = data;
     Ok(outcome)
 }
 
@@ -99,32 +100,25 @@ pub fn fire_with_links(
         }
     }
 
-    let mut data = case.data.clone();
     let mut changes = Vec::new();
     for (path, script) in &transition.set {
-        let value = rules
-            .eval(script, &mut bindings)
+        let new = rules
+            .eval_json(script, &mut bindings)
             .map_err(|error| set_failed(path, &error))?;
-        let json = to_json(&value).map_err(|error| set_failed(path, &error))?;
-        let old = data_path::get(&data, path).cloned().unwrap_or(Value::Null);
-        if old != json {
-            // `()` (an optional form field left empty) unsets the field rather than
-            // storing null, which a case schema's typed optional field would refuse.
-            if json.is_null() {
-                data_path::remove(&mut data, path);
-            } else {
-                data_path::set(&mut data, path, json.clone());
-            }
+        let old = data_path::get(bindings.case(), path)
+            .cloned()
+            .unwrap_or(Value::Null);
+        if old != new {
+            bindings.set_case_field(path, new.clone());
             changes.push(Change {
                 path: path.clone(),
                 old,
-                new: json,
+                new,
             });
-            bindings.set_case_field(path, value);
         }
     }
     if !changes.is_empty() {
-        check_case(definition, &data)?;
+        check_case(definition, bindings.case())?;
     }
     let to = target(rules, &transition.to, &mut bindings)?;
 
@@ -132,7 +126,7 @@ pub fn fire_with_links(
         transition: Some(transition.name.clone()),
         from: Some(case.state.to_owned()),
         to: to.clone(),
-        data,
+        data: Value::Null,
         changes,
         effects: Vec::new(),
         warnings: Vec::new(),
@@ -151,15 +145,12 @@ pub fn fire_with_links(
     for start in &transition.start {
         let mut case_data = Value::Object(serde_json::Map::new());
         for (field, script) in &start.data {
-            let value = rules
-                .eval(script, &mut bindings)
-                .and_then(|v| to_json(&v))
-                .map_err(|error| {
-                    Refusal::Rule(format!(
-                        "`start {}: {field}`: {}",
-                        start.workflow, error.message
-                    ))
-                })?;
+            let value = rules.eval_json(script, &mut bindings).map_err(|error| {
+                Refusal::Rule(format!(
+                    "`start {}: {field}`: {}",
+                    start.workflow, error.message
+                ))
+            })?;
             // As with `set`, `()` leaves the field out of the new case.
             if !value.is_null() {
                 data_path::set(&mut case_data, field, value);
@@ -173,6 +164,7 @@ pub fn fire_with_links(
     for fire_linked in &transition.fire_linked {
         super::links::linked_effect(definition, fire_linked, &mut bindings, &mut outcome)?;
     }
+    outcome.data = bindings.into_case();
     Ok(outcome)
 }
 

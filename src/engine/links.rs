@@ -12,7 +12,7 @@ use super::definition::{Definition, FireLinked, Link};
 use super::model::{TransitionDoc, WorkflowDoc};
 use super::outcome::{Effect, Outcome, Refusal};
 use crate::forms::Form;
-use crate::rules::{Bindings, to_json};
+use crate::rules::Bindings;
 use crate::yaml_path;
 
 /// The `fire_linked` effect, read from the case after the move's `set`s; a case not linked
@@ -26,7 +26,7 @@ pub(super) fn linked_effect(
     let Some(link) = definition.links.get(&fire_linked.link) else {
         return Ok(());
     };
-    let case_id = match data_path::get(&outcome.data, &link.field) {
+    let case_id = match data_path::get(bindings.case(), &link.field) {
         Some(Value::String(id)) if !id.trim().is_empty() => id.clone(),
         _ => {
             outcome.warnings.push(format!(
@@ -40,8 +40,7 @@ pub(super) fn linked_effect(
     for (field, script) in &fire_linked.form {
         let value = definition
             .rules
-            .eval(script, bindings)
-            .and_then(|v| to_json(&v))
+            .eval_json(script, bindings)
             .map_err(|error| {
                 Refusal::Rule(format!(
                     "`fire_linked {}: {field}`: {}",

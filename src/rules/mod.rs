@@ -6,6 +6,7 @@
 //! snippet calls them as `referral::meets_criteria(case, form)`; nothing is
 //! ever read from disk by the engine itself.
 
+mod bindings;
 mod data;
 mod helpers;
 mod scan;
@@ -14,9 +15,11 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::Arc;
 
-use chrono::{DateTime, SecondsFormat, Utc};
 use rhai::{AST, Dynamic, Engine, EvalAltResult, Module, Scope};
 
+use bindings::{FieldRead, Roots};
+
+pub use bindings::Bindings;
 pub use data::{Choice, ReferenceData};
 pub use helpers::parse_date;
 pub use scan::{fields_read, form_fields_read, mentions_variable, module_calls, tables_named};
@@ -29,6 +32,10 @@ pub const MAX_OPERATIONS: u64 = 200_000;
 pub struct Script {
     ast: Arc<AST>,
     source: Arc<str>,
+    /// The variables the snippet names: only those are put into Rhai's scope for it.
+    roots: Roots,
+    /// Set when the snippet only reads a field, which is then read from the JSON.
+    read: Option<Arc<FieldRead>>,
 }
 
 impl Script {
@@ -85,78 +92,6 @@ impl Actor {
     }
 }
 
-/// The variables a snippet sees. Built once per move and reused by every snippet of it.
-pub struct Bindings {
-    scope: Scope<'static>,
-}
-
-impl Bindings {
-    pub fn new(
-        case: &serde_json::Value,
-        form: &serde_json::Value,
-        actor: &Actor,
-        now: DateTime<Utc>,
-    ) -> Self {
-        let mut scope = Scope::new();
-        scope.push_constant_dynamic("case", to_dynamic(case));
-        scope.push_constant_dynamic("form", to_dynamic(form));
-        let mut actor_map = rhai::Map::new();
-        actor_map.insert("id".into(), actor.id.clone().into());
-        let roles: rhai::Array = actor
-            .roles
-            .iter()
-            .map(|r| Dynamic::from(r.clone()))
-            .collect();
-        actor_map.insert("roles".into(), roles.into());
-        actor_map.insert("system".into(), actor.system.into());
-        scope.push_constant("actor", actor_map);
-        scope.push_constant("now", now.to_rfc3339_opts(SecondsFormat::Secs, true));
-        scope.push_constant("today", now.date_naive().format("%Y-%m-%d").to_string());
-        scope.push_constant("links", rhai::Map::new());
-        Self { scope }
-    }
-
-    /// Puts the linked cases' data in scope as `links` (link name → data); a link whose case
-    /// is not there reads as `()`.
-    #[must_use]
-    pub fn with_links(mut self, links: &serde_json::Value) -> Self {
-        if links.is_object() {
-            // A later constant of the same name hides the empty one pushed by `new`.
-            self.scope.push_constant_dynamic("links", to_dynamic(links));
-        }
-        self
-    }
-
-    /// Writes one field of `case` after a `set`, so later snippets of the same
-    /// move see it, without converting the whole case again.
-    pub fn set_case_field(&mut self, path: &str, value: Dynamic) {
-        let parts: Vec<&str> = path.split('.').collect();
-        if let Some(case) = self.scope.get_value_mut::<rhai::Map>("case") {
-            set_in(case, &parts, value);
-        }
-    }
-}
-
-fn set_in(map: &mut rhai::Map, parts: &[&str], value: Dynamic) {
-    match parts {
-        [] => {}
-        [last] => {
-            map.insert((*last).into(), value);
-        }
-        [first, rest @ ..] => {
-            let entry = map
-                .entry((*first).into())
-                .or_insert_with(|| Dynamic::from_map(rhai::Map::new()));
-            if !entry.is_map() {
-                *entry = Dynamic::from_map(rhai::Map::new());
-            }
-            if let Ok(mut inner) = entry.as_map_mut() {
-                set_in(&mut inner, rest, value);
-            }
-        }
-    }
-}
-
 /// JSON as Rhai values, built directly: it runs for the case and the form on
 /// every move, and rhai's serde route costs several times as much. Numbers
 /// follow that route's rules: integers that fit are `INT`, others `FLOAT`.
@@ -177,6 +112,18 @@ fn to_dynamic(value: &serde_json::Value) -> Dynamic {
                 .map(|(name, value)| (name.as_str().into(), to_dynamic(value)))
                 .collect(),
         ),
+    }
+}
+
+/// Whether `value` holds a whole number too large for Rhai's `INT`, which the Rhai route
+/// would turn into a float: a field read gives the same value that route does.
+fn has_unsigned_beyond_int(value: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match value {
+        Value::Number(number) => number.is_u64() && number.as_i64().is_none(),
+        Value::Array(items) => items.iter().any(has_unsigned_beyond_int),
+        Value::Object(fields) => fields.values().any(has_unsigned_beyond_int),
+        _ => false,
     }
 }
 
@@ -256,10 +203,32 @@ impl Rules {
         Ok(Script {
             ast: Arc::new(ast),
             source: source.into(),
+            roots: Roots::named_in(source),
+            read: FieldRead::parse(source).map(Arc::new),
         })
     }
 
     pub fn eval(&self, script: &Script, bindings: &mut Bindings) -> Result<Dynamic, RuleError> {
+        if let Some(value) = script.read.as_deref().and_then(|read| bindings.read(read)) {
+            return Ok(to_dynamic(&value));
+        }
+        self.eval_rhai(script, bindings)
+    }
+
+    /// As [`Rules::eval`], the result as case data; a field read skips Rhai both ways.
+    pub fn eval_json(
+        &self,
+        script: &Script,
+        bindings: &mut Bindings,
+    ) -> Result<serde_json::Value, RuleError> {
+        match script.read.as_deref().and_then(|read| bindings.read(read)) {
+            Some(value) if !has_unsigned_beyond_int(&value) => Ok(value),
+            _ => to_json(&self.eval_rhai(script, bindings)?),
+        }
+    }
+
+    fn eval_rhai(&self, script: &Script, bindings: &mut Bindings) -> Result<Dynamic, RuleError> {
+        bindings.prepare(script.roots);
         let mark = bindings.scope.len();
         let result = self
             .engine

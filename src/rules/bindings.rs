@@ -1,0 +1,437 @@
+//! The variables a snippet sees, put into Rhai's scope only when a snippet needs them.
+//!
+//! Most snippets of a move read one field (`form.risk_level`, `actor.id`) or one or two
+//! variables, so converting the whole case, the form and the actor into Rhai values for
+//! every move was most of the work of firing it. A snippet that only reads a field is
+//! answered from the JSON ([`FieldRead`]); the others get just the variables they name.
+
+use std::borrow::Cow;
+
+use chrono::{DateTime, Datelike, SecondsFormat, Utc};
+use rhai::{Dynamic, Scope};
+use serde_json::Value;
+
+use super::{Actor, to_dynamic};
+use crate::engine::data_path;
+
+/// The variables every snippet may read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Root {
+    Case,
+    Form,
+    Actor,
+    Now,
+    Today,
+    Links,
+}
+
+impl Root {
+    pub(super) const ALL: [Root; 6] = [
+        Root::Case,
+        Root::Form,
+        Root::Actor,
+        Root::Now,
+        Root::Today,
+        Root::Links,
+    ];
+
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Root::Case => "case",
+            Root::Form => "form",
+            Root::Actor => "actor",
+            Root::Now => "now",
+            Root::Today => "today",
+            Root::Links => "links",
+        }
+    }
+
+    fn bit(self) -> u8 {
+        1 << self as u8
+    }
+}
+
+/// A set of [`Root`]s: the variables a snippet names, or those already in scope.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Roots(u8);
+
+impl Roots {
+    /// Every variable whose name appears as a word in `source`, strings and comments
+    /// included: naming one too many only costs its conversion, one too few breaks the rule.
+    pub(super) fn named_in(source: &str) -> Self {
+        let mut roots = Roots::default();
+        for root in Root::ALL {
+            if appears_as_word(source, root.name()) {
+                roots.0 |= root.bit();
+            }
+        }
+        roots
+    }
+
+    fn contains(self, root: Root) -> bool {
+        self.0 & root.bit() != 0
+    }
+}
+
+fn appears_as_word(source: &str, word: &str) -> bool {
+    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    source.match_indices(word).any(|(index, _)| {
+        source[..index]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !is_ident(c))
+            && source[index + word.len()..]
+                .chars()
+                .next()
+                .is_none_or(|c| !is_ident(c))
+    })
+}
+
+/// A snippet that is nothing but a variable and fields, such as `case.consent.expiry_date`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct FieldRead {
+    root: Root,
+    fields: Vec<String>,
+}
+
+impl FieldRead {
+    pub(super) fn parse(source: &str) -> Option<Self> {
+        let mut parts = source.trim().split('.');
+        let first = parts.next()?;
+        let root = Root::ALL.into_iter().find(|root| root.name() == first)?;
+        let fields = parts
+            .map(|part| is_identifier(part).then(|| part.to_owned()))
+            .collect::<Option<Vec<_>>>()?;
+        Some(Self { root, fields })
+    }
+}
+
+fn is_identifier(part: &str) -> bool {
+    let mut chars = part.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// The variables of one move (or one deadline, or one listing of what a user may do).
+/// Built once and reused by every snippet of it; a `set` writes into its copy of the case.
+pub struct Bindings<'a> {
+    case: Cow<'a, Value>,
+    form: &'a Value,
+    actor: &'a Actor,
+    now: DateTime<Utc>,
+    links: &'a Value,
+    pub(super) scope: Scope<'static>,
+    in_scope: Roots,
+}
+
+impl<'a> Bindings<'a> {
+    pub fn new(case: &'a Value, form: &'a Value, actor: &'a Actor, now: DateTime<Utc>) -> Self {
+        Self {
+            case: Cow::Borrowed(case),
+            form,
+            actor,
+            now,
+            links: &Value::Null,
+            scope: Scope::new(),
+            in_scope: Roots::default(),
+        }
+    }
+
+    /// Lets rules read the linked cases' data as `links` (link name → data); a link whose
+    /// case is not there reads as `()`, and without links `links` is an empty map.
+    #[must_use]
+    pub fn with_links(mut self, links: &'a Value) -> Self {
+        self.links = links;
+        self
+    }
+
+    /// The case as the move has left it so far.
+    pub fn case(&self) -> &Value {
+        &self.case
+    }
+
+    /// The case after the move's `set`s.
+    pub fn into_case(self) -> Value {
+        self.case.into_owned()
+    }
+
+    /// Writes one field of the case after a `set`, so later snippets of the same move see
+    /// it. Null removes the field: an optional form field left empty unsets it rather than
+    /// storing null, which a case schema's typed optional field would refuse.
+    pub fn set_case_field(&mut self, path: &str, value: Value) {
+        if value.is_null() {
+            data_path::remove(self.case.to_mut(), path);
+        } else {
+            data_path::set(self.case.to_mut(), path, value);
+        }
+        // Rhai's copy is made again if a later snippet needs it: most moves have none.
+        if self.in_scope.contains(Root::Case) {
+            let _outdated = self.scope.remove::<Dynamic>(Root::Case.name());
+            self.in_scope.0 &= !Root::Case.bit();
+        }
+    }
+
+    /// The field `read` names, or `None` where the way to it is not through maps
+    /// (Rhai answers those, with its own error where there is one).
+    pub(super) fn read(&self, read: &FieldRead) -> Option<Value> {
+        let owned;
+        let root = match read.root {
+            Root::Case => &*self.case,
+            Root::Form => self.form,
+            Root::Links if self.links.is_object() => self.links,
+            Root::Links => {
+                owned = Value::Object(serde_json::Map::new());
+                &owned
+            }
+            Root::Actor => {
+                owned = serde_json::json!({
+                    "id": self.actor.id, "roles": self.actor.roles, "system": self.actor.system
+                });
+                &owned
+            }
+            Root::Now => {
+                owned = Value::String(now_text(self.now));
+                &owned
+            }
+            Root::Today => {
+                owned = Value::String(today_text(self.now));
+                &owned
+            }
+        };
+        let mut current = root;
+        for field in &read.fields {
+            current = match current {
+                Value::Object(fields) => fields.get(field).unwrap_or(&Value::Null),
+                _ => return None,
+            };
+        }
+        Some(current.clone())
+    }
+
+    /// Puts into scope the variables of `roots` not there yet.
+    pub(super) fn prepare(&mut self, roots: Roots) {
+        for root in Root::ALL {
+            if !roots.contains(root) || self.in_scope.contains(root) {
+                continue;
+            }
+            let value = match root {
+                Root::Case => to_dynamic(&self.case),
+                Root::Form => to_dynamic(self.form),
+                Root::Actor => actor_map(self.actor),
+                Root::Now => now_text(self.now).into(),
+                Root::Today => today_text(self.now).into(),
+                Root::Links if self.links.is_object() => to_dynamic(self.links),
+                Root::Links => Dynamic::from_map(rhai::Map::new()),
+            };
+            self.scope.push_constant_dynamic(root.name(), value);
+            self.in_scope.0 |= root.bit();
+        }
+    }
+}
+
+fn actor_map(actor: &Actor) -> Dynamic {
+    let mut map = rhai::Map::new();
+    map.insert("id".into(), actor.id.clone().into());
+    let roles: rhai::Array = actor
+        .roles
+        .iter()
+        .map(|role| Dynamic::from(role.clone()))
+        .collect();
+    map.insert("roles".into(), roles.into());
+    map.insert("system".into(), actor.system.into());
+    Dynamic::from_map(map)
+}
+
+fn now_text(now: DateTime<Utc>) -> String {
+    now.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn today_text(now: DateTime<Utc>) -> String {
+    // Written out rather than through `format("%Y-%m-%d")`, which parses its pattern each time.
+    let day = now.date_naive();
+    format!("{:04}-{:02}-{:02}", day.year(), day.month(), day.day())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::{ReferenceData, Rules, Script};
+    use serde_json::json;
+
+    fn rules() -> Rules {
+        let (rules, failures) = Rules::new(&[], ReferenceData::default());
+        assert!(failures.is_empty());
+        rules
+    }
+
+    fn at() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2025-03-04T05:06:07Z")
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default()
+    }
+
+    /// What Rhai itself gives for `script`, with every variable in scope.
+    fn through_rhai(rules: &Rules, script: &Script, bindings: &mut Bindings) -> String {
+        bindings.prepare(Roots(u8::MAX));
+        match rules.eval_rhai(script, bindings) {
+            Ok(value) => format!("{} {value:?}", value.type_name()),
+            Err(error) => format!("error: {}", error.message),
+        }
+    }
+
+    fn answered(rules: &Rules, script: &Script, bindings: &mut Bindings) -> String {
+        match rules.eval(script, bindings) {
+            Ok(value) => format!("{} {value:?}", value.type_name()),
+            Err(error) => format!("error: {}", error.message),
+        }
+    }
+
+    #[test]
+    fn a_field_read_gives_what_rhai_gives() {
+        let rules = rules();
+        let case = json!({
+            "client": {"name": "Aroha", "born": "2001-02-03", "tags": ["a", 1, 2.5, null]},
+            "count": 3, "ratio": 0.5, "whole": 3.0, "huge": u64::MAX, "flag": true, "gone": null
+        });
+        let form = json!({"risk_level": "low", "nested": {"deep": {"x": -4}}});
+        let links = json!({"plan": {"budget": 1200}, "missing": null});
+        let actor = Actor::user("u-1", vec!["clinician".to_owned()]);
+        let snippets = [
+            "case",
+            "case.client",
+            "case.client.name",
+            "case.client.tags",
+            "case.count",
+            "case.ratio",
+            "case.whole",
+            "case.huge",
+            "case.flag",
+            "case.gone",
+            "case.nothing",
+            "case.nothing.deeper",
+            "case.client.name.len",
+            "case.client.tags.len",
+            "form",
+            "form.risk_level",
+            "form.nested.deep.x",
+            "actor",
+            "actor.id",
+            "actor.roles",
+            "actor.system",
+            "actor.other",
+            "now",
+            "today",
+            "links",
+            "links.plan.budget",
+            "links.missing",
+            "links.missing.budget",
+            "links.elsewhere",
+            " form.risk_level ",
+        ];
+        // Where a field is read off something other than a map, Rhai answers.
+        let left_to_rhai = [
+            "case.nothing.deeper",
+            "case.client.name.len",
+            "case.client.tags.len",
+            "links.missing.budget",
+        ];
+        for source in snippets {
+            let script = rules.compile(source).expect(source);
+            for links in [&links, &Value::Null] {
+                let fresh = || Bindings::new(&case, &form, &actor, at()).with_links(links);
+                let read = script.read.as_deref().and_then(|read| fresh().read(read));
+                let rhai_answers = left_to_rhai.contains(&source)
+                    || (links.is_null() && source == "links.plan.budget");
+                assert_eq!(read.is_none(), rhai_answers, "{source}");
+                let expected = through_rhai(&rules, &script, &mut fresh());
+                assert_eq!(
+                    answered(&rules, &script, &mut fresh()),
+                    expected,
+                    "{source}"
+                );
+                let as_json = rules.eval_json(&script, &mut fresh());
+                let rhai_json = rules
+                    .eval_rhai(&script, &mut {
+                        let mut all = fresh();
+                        all.prepare(Roots(u8::MAX));
+                        all
+                    })
+                    .and_then(|value| crate::rules::to_json(&value));
+                assert_eq!(as_json, rhai_json, "{source} as JSON");
+            }
+        }
+    }
+
+    #[test]
+    fn only_a_plain_chain_of_fields_is_read_without_rhai() {
+        for source in ["case.a", "form.a_b.c9", "today", "  actor.id\n", "links._x"] {
+            assert!(FieldRead::parse(source).is_some(), "{source}");
+        }
+        for source in [
+            "case.a == 1",
+            "case[\"a\"]",
+            "case?.a",
+            "case.a()",
+            "form.1",
+            "case.",
+            "cases.a",
+            "x.case",
+            "case .a",
+            "now + 1",
+            "",
+        ] {
+            assert!(FieldRead::parse(source).is_none(), "{source}");
+        }
+    }
+
+    #[test]
+    fn a_snippet_gets_every_variable_it_names_even_inside_a_string() {
+        let rules = rules();
+        let case = json!({"name": "Aroha"});
+        let actor = Actor::system();
+        let script = rules
+            .compile("`${case.name} on ${today}, by ${actor.id}`")
+            .expect("compiles");
+        let mut bindings = Bindings::new(&case, &Value::Null, &actor, at());
+        let text = rules
+            .eval(&script, &mut bindings)
+            .expect("runs")
+            .to_string();
+        assert_eq!(text, "Aroha on 2025-03-04, by system");
+        assert_eq!(Roots::named_in("links.plan"), Roots(Root::Links.bit()));
+        assert_eq!(
+            Roots::named_in("cases + today_x + formal"),
+            Roots::default()
+        );
+    }
+
+    #[test]
+    fn a_set_is_seen_by_later_snippets_whether_or_not_rhai_has_the_case_yet() {
+        let rules = rules();
+        let case = json!({"client": {"name": "Aroha"}});
+        let actor = Actor::system();
+        let read = rules.compile("case.client.name").expect("compiles");
+        let computed = rules.compile("case.client.name + \"!\"").expect("compiles");
+        for rhai_first in [false, true] {
+            let mut bindings = Bindings::new(&case, &Value::Null, &actor, at());
+            if rhai_first {
+                let shout = rules.eval(&computed, &mut bindings).expect("runs");
+                assert_eq!(shout.to_string(), "Aroha!");
+            }
+            bindings.set_case_field("client.name", json!("Mere"));
+            assert_eq!(rules.eval_json(&read, &mut bindings), Ok(json!("Mere")));
+            let shout = rules.eval(&computed, &mut bindings).expect("runs");
+            assert_eq!(shout.to_string(), "Mere!");
+            bindings.set_case_field("client.name", Value::Null);
+            assert_eq!(rules.eval_json(&read, &mut bindings), Ok(Value::Null));
+            assert_eq!(bindings.into_case(), json!({"client": {}}));
+        }
+        assert_eq!(
+            case,
+            json!({"client": {"name": "Aroha"}}),
+            "the original is left alone"
+        );
+    }
+}
