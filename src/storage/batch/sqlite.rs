@@ -5,10 +5,30 @@ use std::collections::HashSet;
 use sqlx::{Row, Sqlite, Transaction};
 use uuid::Uuid;
 
-use super::Rows;
+use super::{JsonText, Rows};
+use crate::storage::Move;
 use crate::storage::cases::COLUMNS;
 
 use crate::storage::{StoreError, StoreResult};
+
+/// The cases whose move applied: each now carries its move's audit hash, which
+/// no other move's entry has.
+async fn applied_of(
+    tx: &mut Transaction<'_, Sqlite>,
+    moves: &[(&Move, &JsonText)],
+) -> StoreResult<HashSet<Uuid>> {
+    let mut query = sqlx::QueryBuilder::new("SELECT cases.id FROM (");
+    query.push_values(moves, |mut row, (change, _)| {
+        row.push_bind(change.case_id)
+            .push_bind(change.audit.hash.as_str());
+    });
+    query.push(") AS v JOIN cases ON cases.id = v.column1 AND cases.audit_hash = v.column2");
+    let mut applied = HashSet::new();
+    for row in query.build().fetch_all(&mut **tx).await? {
+        applied.insert(row.try_get::<Uuid, _>(0)?);
+    }
+    Ok(applied)
+}
 
 /// Access-log rows per INSERT, well under SQLite's bound-parameter limit.
 const READS_PER_INSERT: usize = 1000;
@@ -68,10 +88,15 @@ pub(super) async fn write(
         // list; the unary `+` keeps the version and organisation out of index
         // choice, so it walks the list and seeks each id.
         update.push(
-            ") AS v WHERE cases.id = v.column1 AND +cases.version = v.column2 AND +cases.org_id = v.column10 RETURNING id",
+            ") AS v WHERE cases.id = v.column1 AND +cases.version = v.column2 AND +cases.org_id = v.column10",
         );
-        for row in update.build().fetch_all(&mut **tx).await? {
-            applied.insert(row.try_get::<Uuid, _>("id")?);
+        // A row count, not `RETURNING id`: sqlx hands each returned row to this
+        // thread on its own, waking it once per row.
+        let updated = update.build().execute(&mut **tx).await?.rows_affected();
+        if updated as usize == rows.moves.len() {
+            applied.extend(rows.moves.iter().map(|(change, _)| change.case_id));
+        } else {
+            applied = applied_of(tx, &rows.moves).await?;
         }
     }
     let (audits, outbox) = rows.written(&applied);
