@@ -912,3 +912,44 @@ async fn the_access_log_is_written_alone_with_a_move_on_flush_and_on_close() {
         reopened.close().await;
     }
 }
+
+/// The group-commit writer keeps SQLite's one write connection from batch to batch
+/// only for a few batches: a write outside the batch (here, opening an organisation)
+/// gets its turn while moves keep coming, not only once they stop.
+#[tokio::test]
+async fn a_write_outside_the_batch_gets_in_while_moves_keep_coming() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    const CASES: usize = 3000;
+    for db in databases().await {
+        let store = db.store().await;
+        let service = service(store.clone());
+        let org = org_with_referral(&service, "busy").await;
+        let opened = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut movers = tokio::task::JoinSet::new();
+        for _ in 0..16 {
+            let (service, opened, stop) = (service.clone(), opened.clone(), stop.clone());
+            movers.spawn(async move {
+                while !stop.load(Ordering::Relaxed) && opened.load(Ordering::Relaxed) < CASES {
+                    open_referral(&service, org).await.expect("open");
+                    opened.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        }
+        while opened.load(Ordering::Relaxed) < 100 {
+            tokio::task::yield_now().await;
+        }
+        store
+            .create_org("beside the batch", chrono::Utc::now())
+            .await
+            .expect("org");
+        let when_in = opened.load(Ordering::Relaxed);
+        stop.store(true, Ordering::Relaxed);
+        while movers.join_next().await.is_some() {}
+        assert!(
+            when_in < CASES,
+            "{}: the organisation was written only after all {CASES} cases",
+            db.kind
+        );
+    }
+}
