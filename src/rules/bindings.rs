@@ -11,6 +11,7 @@ use chrono::{DateTime, Datelike, SecondsFormat, Utc};
 use rhai::{Dynamic, Scope};
 use serde_json::Value;
 
+use super::scan::names_anywhere;
 use super::{Actor, to_dynamic};
 use crate::engine::data_path;
 
@@ -61,7 +62,7 @@ impl Roots {
     pub(super) fn named_in(source: &str) -> Self {
         let mut roots = Roots::default();
         for root in Root::ALL {
-            if appears_as_word(source, root.name()) {
+            if names_anywhere(source, root.name()) {
                 roots.0 |= root.bit();
             }
         }
@@ -71,20 +72,6 @@ impl Roots {
     fn contains(self, root: Root) -> bool {
         self.0 & root.bit() != 0
     }
-}
-
-fn appears_as_word(source: &str, word: &str) -> bool {
-    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
-    source.match_indices(word).any(|(index, _)| {
-        source[..index]
-            .chars()
-            .next_back()
-            .is_none_or(|c| !is_ident(c))
-            && source[index + word.len()..]
-                .chars()
-                .next()
-                .is_none_or(|c| !is_ident(c))
-    })
 }
 
 /// A snippet that is nothing but a variable and fields, such as `case.consent.expiry_date`.
@@ -173,34 +160,38 @@ impl<'a> Bindings<'a> {
         }
     }
 
+    /// The JSON a variable stands for; without links, `links` is an empty map.
+    fn root_value(&self, root: Root) -> Cow<'_, Value> {
+        match root {
+            Root::Case => Cow::Borrowed(&*self.case),
+            Root::Form => Cow::Borrowed(self.form),
+            Root::Links if self.links.is_object() => Cow::Borrowed(self.links),
+            Root::Links => Cow::Owned(Value::Object(serde_json::Map::new())),
+            Root::Actor => Cow::Owned(serde_json::json!({
+                "id": self.actor.id, "roles": self.actor.roles, "system": self.actor.system
+            })),
+            Root::Now => Cow::Owned(Value::String(
+                self.now.to_rfc3339_opts(SecondsFormat::Secs, true),
+            )),
+            Root::Today => {
+                // Written out rather than through `format("%Y-%m-%d")`, which parses its
+                // pattern each time.
+                let day = self.now.date_naive();
+                Cow::Owned(Value::String(format!(
+                    "{:04}-{:02}-{:02}",
+                    day.year(),
+                    day.month(),
+                    day.day()
+                )))
+            }
+        }
+    }
+
     /// The field `read` names, or `None` where the way to it is not through maps
     /// (Rhai answers those, with its own error where there is one).
     pub(super) fn read(&self, read: &FieldRead) -> Option<Value> {
-        let owned;
-        let root = match read.root {
-            Root::Case => &*self.case,
-            Root::Form => self.form,
-            Root::Links if self.links.is_object() => self.links,
-            Root::Links => {
-                owned = Value::Object(serde_json::Map::new());
-                &owned
-            }
-            Root::Actor => {
-                owned = serde_json::json!({
-                    "id": self.actor.id, "roles": self.actor.roles, "system": self.actor.system
-                });
-                &owned
-            }
-            Root::Now => {
-                owned = Value::String(now_text(self.now));
-                &owned
-            }
-            Root::Today => {
-                owned = Value::String(today_text(self.now));
-                &owned
-            }
-        };
-        let mut current = root;
+        let root = self.root_value(read.root);
+        let mut current = &*root;
         for field in &read.fields {
             current = match current {
                 Value::Object(fields) => fields.get(field).unwrap_or(&Value::Null),
@@ -213,45 +204,13 @@ impl<'a> Bindings<'a> {
     /// Puts into scope the variables of `roots` not there yet.
     pub(super) fn prepare(&mut self, roots: Roots) {
         for root in Root::ALL {
-            if !roots.contains(root) || self.in_scope.contains(root) {
-                continue;
+            if roots.contains(root) && !self.in_scope.contains(root) {
+                let value = to_dynamic(&self.root_value(root));
+                self.scope.push_constant_dynamic(root.name(), value);
+                self.in_scope.0 |= root.bit();
             }
-            let value = match root {
-                Root::Case => to_dynamic(&self.case),
-                Root::Form => to_dynamic(self.form),
-                Root::Actor => actor_map(self.actor),
-                Root::Now => now_text(self.now).into(),
-                Root::Today => today_text(self.now).into(),
-                Root::Links if self.links.is_object() => to_dynamic(self.links),
-                Root::Links => Dynamic::from_map(rhai::Map::new()),
-            };
-            self.scope.push_constant_dynamic(root.name(), value);
-            self.in_scope.0 |= root.bit();
         }
     }
-}
-
-fn actor_map(actor: &Actor) -> Dynamic {
-    let mut map = rhai::Map::new();
-    map.insert("id".into(), actor.id.clone().into());
-    let roles: rhai::Array = actor
-        .roles
-        .iter()
-        .map(|role| Dynamic::from(role.clone()))
-        .collect();
-    map.insert("roles".into(), roles.into());
-    map.insert("system".into(), actor.system.into());
-    Dynamic::from_map(map)
-}
-
-fn now_text(now: DateTime<Utc>) -> String {
-    now.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
-fn today_text(now: DateTime<Utc>) -> String {
-    // Written out rather than through `format("%Y-%m-%d")`, which parses its pattern each time.
-    let day = now.date_naive();
-    format!("{:04}-{:02}-{:02}", day.year(), day.month(), day.day())
 }
 
 #[cfg(test)]
@@ -272,10 +231,15 @@ mod tests {
             .unwrap_or_default()
     }
 
-    /// What Rhai itself gives for `script`, with every variable in scope.
-    fn through_rhai(rules: &Rules, script: &Script, bindings: &mut Bindings) -> String {
+    /// The bindings with every variable already in Rhai's scope.
+    fn everything(mut bindings: Bindings) -> Bindings {
         bindings.prepare(Roots(u8::MAX));
-        match rules.eval_rhai(script, bindings) {
+        bindings
+    }
+
+    /// What Rhai itself gives for `script`, with every variable in scope.
+    fn through_rhai(rules: &Rules, script: &Script, bindings: Bindings) -> String {
+        match rules.eval_rhai(script, &mut everything(bindings)) {
             Ok(value) => format!("{} {value:?}", value.type_name()),
             Err(error) => format!("error: {}", error.message),
         }
@@ -345,7 +309,7 @@ mod tests {
                 let rhai_answers = left_to_rhai.contains(&source)
                     || (links.is_null() && source == "links.plan.budget");
                 assert_eq!(read.is_none(), rhai_answers, "{source}");
-                let expected = through_rhai(&rules, &script, &mut fresh());
+                let expected = through_rhai(&rules, &script, fresh());
                 assert_eq!(
                     answered(&rules, &script, &mut fresh()),
                     expected,
@@ -353,11 +317,7 @@ mod tests {
                 );
                 let as_json = rules.eval_json(&script, &mut fresh());
                 let rhai_json = rules
-                    .eval_rhai(&script, &mut {
-                        let mut all = fresh();
-                        all.prepare(Roots(u8::MAX));
-                        all
-                    })
+                    .eval_rhai(&script, &mut everything(fresh()))
                     .and_then(|value| crate::rules::to_json(&value));
                 assert_eq!(as_json, rhai_json, "{source} as JSON");
             }

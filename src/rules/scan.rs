@@ -81,12 +81,22 @@ pub fn fields_read(source: &str, variable: &str) -> Vec<String> {
 
 /// Whether the snippet names `variable` at all (as `form`, `form.x` or `form["x"]`).
 pub fn mentions_variable(source: &str, variable: &str) -> bool {
-    let code = code_only(source);
-    code.match_indices(variable).any(|(index, _)| {
-        let before = code[..index].chars().next_back();
-        let after = code[index + variable.len()..].chars().next();
-        before.is_none_or(|c| !is_ident(c) && c != '.' && c != ':')
-            && after.is_none_or(|c| !is_ident(c))
+    has_word(&code_only(source), variable, |c| c != '.' && c != ':')
+}
+
+/// Whether `word` appears as a whole word anywhere in `source`, strings and comments
+/// included, so a name used only inside `${…}` of a template string counts too.
+pub(super) fn names_anywhere(source: &str, word: &str) -> bool {
+    has_word(source, word, |_| true)
+}
+
+/// Whether `word` occurs in `text` as a whole identifier whose preceding character,
+/// if any, `before_ok` accepts.
+fn has_word(text: &str, word: &str, before_ok: impl Fn(char) -> bool) -> bool {
+    text.match_indices(word).any(|(index, _)| {
+        let before = text[..index].chars().next_back();
+        let after = text[index + word.len()..].chars().next();
+        before.is_none_or(|c| !is_ident(c) && before_ok(c)) && after.is_none_or(|c| !is_ident(c))
     })
 }
 
