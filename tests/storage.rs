@@ -953,3 +953,97 @@ async fn a_write_outside_the_batch_gets_in_while_moves_keep_coming() {
         );
     }
 }
+
+/// On SQLite the group commit writes through a connection of its own, not
+/// sqlx's: what it stores must be what sqlx would have stored. Times are text
+/// in sqlx's format (due outbox rows and retention compare them as text), ids
+/// 16-byte blobs.
+#[tokio::test]
+async fn the_sqlite_writer_stores_values_as_sqlx_would() {
+    let db = databases()
+        .await
+        .into_iter()
+        .next()
+        .expect("SQLite comes first");
+    let store = db.store().await;
+    let caseflow::storage::Db::Sqlite(pool) = store.db().clone() else {
+        panic!("the first test database is SQLite");
+    };
+    let service = service(store.clone());
+    let org = org_with_referral(&service, "formats").await;
+    let case = open_referral(&service, org).await.expect("open");
+    let moved = assess(&service, org, case.id).await.expect("moves");
+    let as_sqlx = |at: chrono::DateTime<chrono::Utc>| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, String>("SELECT ?")
+                .bind(at)
+                .fetch_one(&pool)
+                .await
+                .expect("sqlx's text for a time")
+        }
+    };
+    let (id, org_id, created, updated, legal_hold): (String, String, String, String, String) =
+        sqlx::query_as(
+            "SELECT typeof(id), typeof(org_id), created_at, updated_at, typeof(legal_hold) \
+             FROM cases WHERE id = ?",
+        )
+        .bind(case.id)
+        .fetch_one(&pool)
+        .await
+        .expect("the case row");
+    assert_eq!((id.as_str(), org_id.as_str()), ("blob", "blob"));
+    assert_eq!(legal_hold, "integer");
+    assert_eq!(created, as_sqlx(case.created_at).await);
+    assert_eq!(updated, as_sqlx(moved.updated_at).await);
+    let recorded: Vec<String> =
+        sqlx::query_scalar("SELECT recorded_at FROM audit_entries WHERE case_id = ? ORDER BY seq")
+            .bind(case.id)
+            .fetch_all(&pool)
+            .await
+            .expect("audit rows");
+    assert_eq!(
+        recorded,
+        vec![
+            as_sqlx(case.created_at).await,
+            as_sqlx(moved.updated_at).await
+        ]
+    );
+    let due: Vec<String> = sqlx::query_scalar(
+        "SELECT typeof(case_id) || ' ' || typeof(available_at) FROM outbox WHERE case_id = ?",
+    )
+    .bind(case.id)
+    .fetch_all(&pool)
+    .await
+    .expect("outbox rows");
+    assert!(!due.is_empty());
+    assert!(due.iter().all(|kinds| kinds == "blob text"), "{due:?}");
+    // And the record reads back through sqlx as it was answered.
+    assert_eq!(store.case(org, case.id).await.expect("read"), moved);
+}
+
+/// An in-memory SQLite database is shared by sqlx's connections; the group
+/// commit's own connection must join it rather than open a file of that name.
+#[tokio::test]
+async fn an_in_memory_sqlite_database_takes_moves() {
+    let store = Store::connect("sqlite::memory:", caseflow::config::Durability::Normal)
+        .await
+        .expect("connect");
+    store.migrate().await.expect("migrate");
+    let service = service(store.clone());
+    let org = org_with_referral(&service, "memory").await;
+    let case = open_referral(&service, org).await.expect("open");
+    let moved = assess(&service, org, case.id).await.expect("moves");
+    assert_eq!(store.case(org, case.id).await.expect("read"), moved);
+    let stray = std::fs::read_dir(".")
+        .expect("the working directory")
+        .flatten()
+        .filter(|entry| {
+            entry
+                .file_name()
+                .to_string_lossy()
+                .contains("sqlx-in-memory")
+        })
+        .count();
+    assert_eq!(stray, 0, "a file was created for the in-memory database");
+}

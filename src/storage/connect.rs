@@ -6,6 +6,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
+use super::batch::WriterFile;
 use super::{Db, Store, StoreResult};
 use crate::config::Durability;
 
@@ -15,7 +16,7 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 impl Store {
     /// Connects; a SQLite file is created on first use.
     pub async fn connect(url: &str, durability: Durability) -> StoreResult<Self> {
-        let (db, writer) = if url.starts_with("sqlite:") {
+        let (db, writer, file) = if url.starts_with("sqlite:") {
             // Set on every connection, so durability never depends on which
             // pooled connection something else reconfigured.
             let options = SqliteConnectOptions::from_str(url)?
@@ -46,10 +47,21 @@ impl Store {
                     options
                         .clone()
                         .pragma("wal_autocheckpoint", WAL_PAGES)
-                        .pragma("cache_size", WRITER_CACHE)
-                        .statement_cache_capacity(WRITER_STATEMENTS),
+                        .pragma("cache_size", WRITER_CACHE),
                 )
                 .await?;
+            // sqlx names an in-memory database `file:sqlx-in-memory-N`, shared
+            // between its connections; the writer's own connection joins it.
+            let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+            let path = if in_memory {
+                format!(
+                    "{}?mode=memory&cache=shared",
+                    options.get_filename().display()
+                )
+                .into()
+            } else {
+                options.get_filename().to_path_buf()
+            };
             let readers = SqlitePoolOptions::new()
                 .max_connections(4)
                 // As for the writer: a ping per query, proving nothing.
@@ -57,7 +69,17 @@ impl Store {
                 .connect_with(options)
                 .await?;
             tokio::spawn(checkpoint_in_background(readers.clone()));
-            (Db::Sqlite(readers), Db::Sqlite(writer))
+            let file = WriterFile {
+                path,
+                synchronous: match durability {
+                    Durability::Normal => "NORMAL",
+                    Durability::Full => "FULL",
+                },
+                busy_timeout: SQLITE_BUSY_TIMEOUT,
+                wal_pages: WAL_PAGES,
+                cache: WRITER_CACHE,
+            };
+            (Db::Sqlite(readers), Db::Sqlite(writer), Some(file))
         } else {
             let pool = PgPoolOptions::new()
                 .max_connections(12)
@@ -65,12 +87,12 @@ impl Store {
                 .connect(url)
                 .await?;
             warn_if_above_row_security(&pool).await;
-            (Db::Postgres(pool.clone()), Db::Postgres(pool))
+            (Db::Postgres(pool.clone()), Db::Postgres(pool), None)
         };
         let batch = match &writer {
             Db::Sqlite(_) => {
                 let writer = writer.clone();
-                super::batch::Writer::start(async move { Ok(writer) }, 1).await?
+                super::batch::Writer::start(async move { Ok(writer) }, 1, file).await?
             }
             Db::Postgres(_) => {
                 // Connections of the group-commit writer alone: it applies
@@ -92,7 +114,7 @@ impl Store {
                         .await?;
                     Ok(Db::Postgres(pool))
                 };
-                super::batch::Writer::start(connect, POSTGRES_WRITERS).await?
+                super::batch::Writer::start(connect, POSTGRES_WRITERS, None).await?
             }
         };
         Ok(Self { db, writer, batch })
@@ -141,7 +163,9 @@ impl Store {
 const POSTGRES_WRITERS: usize = 2;
 
 /// How often the background checkpoint copies the WAL into the database.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+/// Every 250 ms left the writer's own checkpoint more to copy once the writer
+/// wrote through rusqlite and committed smaller batches more often.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 
 /// The writer's page cache: SQLite's default 2 MB. Every commit walks the
 /// cache's hash table to drop pages past the end of the database, so a 64 MB
@@ -149,14 +173,12 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 /// second (BENCHMARKS.md, session 4); the pages a move touches stay hot anyway.
 const WRITER_CACHE: &str = "-2000";
 
-/// Prepared statements the writer keeps. A batch's multi-row statements
-/// differ by their number of rows, four tables' worth per batch size; with
-/// sqlx's default of 100 they pushed each other out, and SQLite parsed and
-/// planned them again (40% less parsing with this many, by callgrind).
-const WRITER_STATEMENTS: usize = 2048;
-
-/// The WAL size (in 4 KiB pages) at which the writer checkpoints itself.
-const WAL_PAGES: &str = "8000";
+/// The WAL size (in 4 KiB pages, so 128 MB) at which a writer checkpoints
+/// itself, inside its commit. At 8,000 pages the group commit's checkpoints
+/// came often enough to double its p99 (BENCHMARKS.md, session 8); with none,
+/// the WAL grew past 2.7 GB in a 40,000-case run, as the background's PASSIVE
+/// checkpoints never caught up with it.
+const WAL_PAGES: &str = "32000";
 
 /// Checkpoints the WAL without ever waiting on the writer (PASSIVE), until
 /// the pool closes.

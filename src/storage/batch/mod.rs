@@ -10,6 +10,8 @@ mod postgres;
 mod reads;
 mod sqlite;
 
+pub(crate) use sqlite::WriterFile;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -111,7 +113,12 @@ impl Writer {
     /// commit had just released, and the database sat idle meanwhile.
     /// `connect` runs there too, so a PostgreSQL connection is driven by the
     /// runtime that uses it.
-    pub(super) async fn start<C>(connect: C, writers: usize) -> StoreResult<Self>
+    /// On SQLite, `file` is how the writer opens its own connection.
+    pub(super) async fn start<C>(
+        connect: C,
+        writers: usize,
+        file: Option<WriterFile>,
+    ) -> StoreResult<Self>
     where
         C: Future<Output = StoreResult<Db>> + Send + 'static,
     {
@@ -150,6 +157,7 @@ impl Writer {
                                 queue.clone(),
                                 shared.clone(),
                                 pending.clone(),
+                                Held::new(file.clone()),
                             ))
                         })
                         .collect();
@@ -232,10 +240,10 @@ async fn run(
     queue: Arc<tokio::sync::Mutex<mpsc::Receiver<Job>>>,
     counts: Arc<Counts>,
     log: Arc<ReadLog>,
+    mut held: Held,
 ) {
     let pending_reads = || log.lock();
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    let mut held = Held::default();
     loop {
         // Hold the queue only while taking a batch, so another writer can
         // take the next one while this one commits.
@@ -357,32 +365,54 @@ impl<'a> Rows<'a> {
     }
 }
 
-/// SQLite's one write connection, kept by the writer from one batch to the next
-/// while writes keep coming: handing it back to the pool and taking it again
-/// cost 44–100 µs a batch, a tenth of the writer's time. It goes back whenever
-/// the queue is empty, and after `HOLD_BATCHES` batches in a row, so writes
-/// outside the batch (the job workers', sign-ins) still get their turn while
-/// moves keep coming.
-#[derive(Default)]
+/// SQLite's one write connection of the pool, kept by the writer from one batch
+/// to the next while writes keep coming. The writer does not write through it:
+/// holding it keeps the job workers and sign-ins, which write through the pool,
+/// from taking SQLite's write lock in the middle of the writer's batches, and
+/// from waiting on SQLite's busy handler, which sleeps. It goes back whenever
+/// the queue is empty, and after `HOLD_BATCHES` batches in a row, so those
+/// writes still get their turn while moves keep coming. Taking it from the pool
+/// each batch cost 44–100 µs.
+///
+/// The writer writes through its own rusqlite connection (`raw`), opened at its
+/// first batch and kept.
 struct Held {
     connection: Option<PoolConnection<Sqlite>>,
     batches: usize,
+    file: Option<WriterFile>,
+    raw: Option<rusqlite::Connection>,
 }
 
 /// About 5 ms of batches under full load.
 const HOLD_BATCHES: usize = 8;
 
 impl Held {
-    async fn take(&mut self, pool: &SqlitePool) -> StoreResult<&mut PoolConnection<Sqlite>> {
+    fn new(file: Option<WriterFile>) -> Self {
+        Self {
+            connection: None,
+            batches: 0,
+            file,
+            raw: None,
+        }
+    }
+
+    /// The writer's own connection, with the pool's write connection held.
+    async fn take(&mut self, pool: &SqlitePool) -> StoreResult<&mut rusqlite::Connection> {
         self.batches += 1;
         if self.batches > HOLD_BATCHES {
             self.release();
             self.batches = 1;
         }
-        Ok(match &mut self.connection {
-            Some(connection) => connection,
-            empty => empty.insert(pool.acquire().await?),
-        })
+        if self.connection.is_none() {
+            self.connection = Some(pool.acquire().await?);
+        }
+        match (&mut self.raw, &self.file) {
+            (Some(raw), _) => Ok(raw),
+            (empty, Some(file)) => Ok(empty.insert(file.open()?)),
+            (_, None) => Err(StoreError::Database(sqlx::Error::Configuration(
+                "the SQLite writer was started without its database file".into(),
+            ))),
+        }
     }
 
     fn release(&mut self) {
@@ -433,13 +463,7 @@ async fn apply(
         }
     }
     let applied = match db {
-        Db::Sqlite(pool) => {
-            let conn = held.take(pool).await?;
-            let mut tx = sqlx::Connection::begin(&mut **conn).await?;
-            let applied = sqlite::write(&mut tx, &rows).await?;
-            tx.commit().await?;
-            applied
-        }
+        Db::Sqlite(pool) => sqlite::write_batch(held.take(pool).await?, &rows)?,
         Db::Postgres(pool) => postgres::write(pool, &rows).await?,
     };
     Ok(ops

@@ -1,161 +1,192 @@
-//! A batch as SQLite statements: one multi-row statement per table.
+//! A batch on SQLite: the writer's own rusqlite connection runs one cached
+//! statement per row. Through sqlx every statement was a hand-off to its
+//! connection thread and back, which doubled the writer's time per batch
+//! (BENCHMARKS.md, session 8).
 
 use std::collections::HashSet;
+use std::path::PathBuf;
 
-use sqlx::{Row, Sqlite, Transaction};
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior, params};
 use uuid::Uuid;
 
-use super::{JsonText, Rows};
-use crate::storage::Move;
+use super::Rows;
 use crate::storage::cases::COLUMNS;
-
 use crate::storage::{StoreError, StoreResult};
 
-/// The cases whose move applied: each now carries its move's audit hash, which
-/// no other move's entry has.
-async fn applied_of(
-    tx: &mut Transaction<'_, Sqlite>,
-    moves: &[(&Move, &JsonText)],
-) -> StoreResult<HashSet<Uuid>> {
-    let mut query = sqlx::QueryBuilder::new("SELECT cases.id FROM (");
-    query.push_values(moves, |mut row, (change, _)| {
-        row.push_bind(change.case_id)
-            .push_bind(change.audit.hash.as_str());
-    });
-    query.push(") AS v JOIN cases ON cases.id = v.column1 AND cases.audit_hash = v.column2");
-    let mut applied = HashSet::new();
-    for row in query.build().fetch_all(&mut **tx).await? {
-        applied.insert(row.try_get::<Uuid, _>(0)?);
+/// How the writer opens its own connection to the database file: with the
+/// settings the sqlx pools use, so both see one database the same way.
+#[derive(Debug, Clone)]
+pub(crate) struct WriterFile {
+    pub path: PathBuf,
+    /// `NORMAL` or `FULL`, from the durability setting.
+    pub synchronous: &'static str,
+    pub busy_timeout: std::time::Duration,
+    pub wal_pages: &'static str,
+    pub cache: &'static str,
+}
+
+impl WriterFile {
+    pub(super) fn open(&self) -> StoreResult<Connection> {
+        let connection = Connection::open(&self.path)?;
+        connection.busy_timeout(self.busy_timeout)?;
+        connection.execute_batch(&format!(
+            "PRAGMA foreign_keys = ON; PRAGMA synchronous = {}; \
+             PRAGMA wal_autocheckpoint = {}; PRAGMA cache_size = {};",
+            self.synchronous, self.wal_pages, self.cache
+        ))?;
+        Ok(connection)
     }
+}
+
+/// Times as sqlx writes them, so text comparisons in SQL (due outbox rows,
+/// retention) see one format whichever connection wrote the row.
+fn time(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::AutoSi, false)
+}
+
+/// A unique-key violation becomes a conflict; anything else stays a database error.
+fn on_write(error: rusqlite::Error, what: &str) -> StoreError {
+    match error.sqlite_error() {
+        Some(failure)
+            if failure.code == ErrorCode::ConstraintViolation
+                && matches!(
+                    failure.extended_code,
+                    rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                        | rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                ) =>
+        {
+            StoreError::Conflict(what.to_owned())
+        }
+        _ => StoreError::Sqlite(error),
+    }
+}
+
+/// Writes `rows` in one transaction; returns the cases whose move applied.
+pub(super) fn write_batch(
+    connection: &mut Connection,
+    rows: &Rows<'_>,
+) -> StoreResult<HashSet<Uuid>> {
+    let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let applied = write(&tx, rows)?;
+    tx.commit()?;
     Ok(applied)
 }
 
-/// Access-log rows per INSERT, well under SQLite's bound-parameter limit.
-const READS_PER_INSERT: usize = 1000;
-
-/// Writes `rows`; returns the cases whose move applied.
-pub(super) async fn write(
-    tx: &mut Transaction<'_, Sqlite>,
-    rows: &Rows<'_>,
-) -> StoreResult<HashSet<Uuid>> {
+fn write(tx: &Transaction<'_>, rows: &Rows<'_>) -> StoreResult<HashSet<Uuid>> {
     if !rows.inserts.is_empty() {
-        let mut insert = sqlx::QueryBuilder::new(format!("INSERT INTO cases ({COLUMNS}) "));
-        insert.push_values(&rows.inserts, |mut row, (new, text)| {
+        let mut insert = tx.prepare_cached(&format!(
+            "INSERT INTO cases ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+        ))?;
+        for (new, text) in &rows.inserts {
             let case = &new.record;
-            row.push_bind(case.id)
-                .push_bind(case.org_id)
-                .push_bind(case.workflow.as_str())
-                .push_bind(case.workflow_version)
-                .push_bind(case.state.as_str())
-                .push_bind(case.version)
-                .push_bind(text.data.clone())
-                .push_bind(case.audit_hash.as_str())
-                .push_bind(case.created_at)
-                .push_bind(case.created_by.as_str())
-                .push_bind(case.updated_at)
-                .push_bind(case.updated_by.as_str())
-                .push_bind(case.closed_at)
-                .push_bind(case.legal_hold);
-        });
-        insert
-            .build()
-            .execute(&mut **tx)
-            .await
-            .map_err(|error| StoreError::from_write(error, "a case with this id exists"))?;
+            insert
+                .execute(params![
+                    case.id,
+                    case.org_id,
+                    case.workflow,
+                    case.workflow_version,
+                    case.state,
+                    case.version,
+                    &*text.data,
+                    case.audit_hash,
+                    time(case.created_at),
+                    case.created_by,
+                    time(case.updated_at),
+                    case.updated_by,
+                    case.closed_at.map(time),
+                    case.legal_hold,
+                ])
+                .map_err(|error| on_write(error, "a case with this id exists"))?;
+        }
     }
     let mut applied = HashSet::new();
     if !rows.moves.is_empty() {
-        // VALUES columns are column1..column10.
-        let mut update = sqlx::QueryBuilder::new(
-            "UPDATE cases SET state = v.column3, data = v.column4, version = version + 1, \
-             audit_hash = v.column5, updated_at = v.column6, updated_by = v.column7, \
-             closed_at = v.column8, closed_by = v.column9 FROM (",
-        );
-        update.push_values(&rows.moves, |mut row, (change, text)| {
+        let mut update = tx.prepare_cached(
+            "UPDATE cases SET state = ?1, data = ?2, version = version + 1, audit_hash = ?3, \
+             updated_at = ?4, updated_by = ?5, closed_at = ?6, closed_by = ?7 \
+             WHERE id = ?8 AND version = ?9 AND org_id = ?10",
+        )?;
+        for (change, text) in &rows.moves {
             let (closed_at, closed_by) = change.closing();
-            row.push_bind(change.case_id)
-                .push_bind(change.from_version)
-                .push_bind(change.state.as_str())
-                .push_bind(text.data.clone())
-                .push_bind(change.audit.hash.as_str())
-                .push_bind(change.at)
-                .push_bind(change.actor.as_str())
-                .push_bind(closed_at)
-                .push_bind(closed_by)
-                .push_bind(change.org_id);
-        });
-        // Left to itself, SQLite 3.51 scans every case and probes the VALUES
-        // list; the unary `+` keeps the version and organisation out of index
-        // choice, so it walks the list and seeks each id.
-        update.push(
-            ") AS v WHERE cases.id = v.column1 AND +cases.version = v.column2 AND +cases.org_id = v.column10",
-        );
-        // A row count, not `RETURNING id`: sqlx hands each returned row to this
-        // thread on its own, waking it once per row.
-        let updated = update.build().execute(&mut **tx).await?.rows_affected();
-        if updated as usize == rows.moves.len() {
-            applied.extend(rows.moves.iter().map(|(change, _)| change.case_id));
-        } else {
-            applied = applied_of(tx, &rows.moves).await?;
+            let changed = update.execute(params![
+                change.state,
+                &*text.data,
+                change.audit.hash,
+                time(change.at),
+                change.actor,
+                closed_at.map(time),
+                closed_by,
+                change.case_id,
+                change.from_version,
+                change.org_id,
+            ])?;
+            if changed == 1 {
+                applied.insert(change.case_id);
+            }
         }
     }
     let (audits, outbox) = rows.written(&applied);
     if !audits.is_empty() {
-        let mut insert = sqlx::QueryBuilder::new(
-            "INSERT INTO audit_entries (case_id, seq, org_id, transition, from_state, to_state, actor, form, changes, reasons, request_id, recorded_at, prev_hash, hash, hash_scheme) ",
-        );
-        insert.push_values(&audits, |mut row, (entry, text)| {
-            row.push_bind(entry.case_id)
-                .push_bind(entry.seq)
-                .push_bind(entry.org_id)
-                .push_bind(entry.transition.as_deref())
-                .push_bind(entry.from.as_deref())
-                .push_bind(entry.to.as_str())
-                .push_bind(entry.actor.as_str())
-                .push_bind(text.form.clone())
-                .push_bind(text.changes.clone())
-                .push_bind(text.reasons.clone())
-                .push_bind(entry.request_id.as_deref())
-                .push_bind(entry.at)
-                .push_bind(entry.prev_hash.as_str())
-                .push_bind(entry.hash.as_str())
-                .push_bind(entry.hash_scheme);
-        });
-        insert
-            .build()
-            .execute(&mut **tx)
-            .await
-            .map_err(|error| StoreError::from_write(error, "audit entry already written"))?;
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO audit_entries (case_id, seq, org_id, transition, from_state, to_state, actor, form, changes, reasons, request_id, recorded_at, prev_hash, hash, hash_scheme) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+        )?;
+        for (entry, text) in &audits {
+            insert
+                .execute(params![
+                    entry.case_id,
+                    entry.seq,
+                    entry.org_id,
+                    entry.transition,
+                    entry.from,
+                    entry.to,
+                    entry.actor,
+                    text.form.as_deref(),
+                    &*text.changes,
+                    &*text.reasons,
+                    entry.request_id,
+                    time(entry.at),
+                    entry.prev_hash,
+                    entry.hash,
+                    entry.hash_scheme,
+                ])
+                .map_err(|error| on_write(error, "audit entry already written"))?;
+        }
     }
     if !outbox.is_empty() {
-        let mut insert = sqlx::QueryBuilder::new(
-            "INSERT INTO outbox (id, org_id, case_id, seq, kind, payload, created_at, available_at) ",
-        );
-        insert.push_values(&outbox, |mut row, (item, audit, at, payload)| {
-            row.push_bind(item.id)
-                .push_bind(audit.org_id)
-                .push_bind(audit.case_id)
-                .push_bind(audit.seq)
-                .push_bind(item.kind.as_str())
-                .push_bind((*payload).clone())
-                .push_bind(*at)
-                .push_bind(item.available_at);
-        });
-        insert.build().execute(&mut **tx).await?;
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO outbox (id, org_id, case_id, seq, kind, payload, created_at, available_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?;
+        for (item, audit, at, payload) in &outbox {
+            insert.execute(params![
+                item.id,
+                audit.org_id,
+                audit.case_id,
+                audit.seq,
+                item.kind,
+                &***payload,
+                time(*at),
+                time(item.available_at),
+            ])?;
+        }
     }
-    for chunk in rows.reads.chunks(READS_PER_INSERT) {
-        let mut insert = sqlx::QueryBuilder::new(
-            "INSERT INTO case_reads (org_id, case_id, reader, what, request_id, at) ",
-        );
-        insert.push_values(chunk, |mut row, read| {
-            row.push_bind(read.org_id)
-                .push_bind(read.case_id)
-                .push_bind(read.reader.as_str())
-                .push_bind(read.what.as_str())
-                .push_bind(read.request_id.as_deref())
-                .push_bind(read.at);
-        });
-        insert.build().execute(&mut **tx).await?;
+    if !rows.reads.is_empty() {
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO case_reads (org_id, case_id, reader, what, request_id, at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        for read in &rows.reads {
+            insert.execute(params![
+                read.org_id,
+                read.case_id,
+                read.reader,
+                read.what,
+                read.request_id,
+                time(read.at),
+            ])?;
+        }
     }
     Ok(applied)
 }
