@@ -1,12 +1,12 @@
 //! Opening a database from `DATABASE_URL` and bringing its schema up to date.
 
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-use super::batch::WriterFile;
 use super::{Db, Store, StoreResult};
 use crate::config::Durability;
 
@@ -69,16 +69,7 @@ impl Store {
                 .connect_with(options)
                 .await?;
             tokio::spawn(checkpoint_in_background(readers.clone()));
-            let file = WriterFile {
-                path,
-                synchronous: match durability {
-                    Durability::Normal => "NORMAL",
-                    Durability::Full => "FULL",
-                },
-                busy_timeout: SQLITE_BUSY_TIMEOUT,
-                wal_pages: WAL_PAGES,
-                cache: WRITER_CACHE,
-            };
+            let file = WriterFile { path, durability };
             (Db::Sqlite(readers), Db::Sqlite(writer), Some(file))
         } else {
             let pool = PgPoolOptions::new()
@@ -179,6 +170,30 @@ const WRITER_CACHE: &str = "-2000";
 /// the WAL grew past 2.7 GB in a 40,000-case run, as the background's PASSIVE
 /// checkpoints never caught up with it.
 const WAL_PAGES: &str = "32000";
+
+/// How the group commit opens its own connection to the database: with the
+/// settings of the sqlx write pool above, so both see one database the same way.
+#[derive(Debug, Clone)]
+pub(super) struct WriterFile {
+    path: PathBuf,
+    durability: Durability,
+}
+
+impl WriterFile {
+    pub(super) fn open(&self) -> StoreResult<rusqlite::Connection> {
+        let connection = rusqlite::Connection::open(&self.path)?;
+        connection.busy_timeout(SQLITE_BUSY_TIMEOUT)?;
+        let synchronous = match self.durability {
+            Durability::Normal => "NORMAL",
+            Durability::Full => "FULL",
+        };
+        connection.execute_batch(&format!(
+            "PRAGMA foreign_keys = ON; PRAGMA synchronous = {synchronous}; \
+             PRAGMA wal_autocheckpoint = {WAL_PAGES}; PRAGMA cache_size = {WRITER_CACHE};"
+        ))?;
+        Ok(connection)
+    }
+}
 
 /// Checkpoints the WAL without ever waiting on the writer (PASSIVE), until
 /// the pool closes.

@@ -142,6 +142,22 @@ impl StoreError {
             _ => Self::Database(error),
         }
     }
+
+    /// As [`StoreError::from_write`], for the group commit's own SQLite connection.
+    fn from_sqlite_write(error: rusqlite::Error, what: &str) -> Self {
+        use rusqlite::ffi::{SQLITE_CONSTRAINT_PRIMARYKEY, SQLITE_CONSTRAINT_UNIQUE};
+        match error.sqlite_error() {
+            Some(failure)
+                if matches!(
+                    failure.extended_code,
+                    SQLITE_CONSTRAINT_PRIMARYKEY | SQLITE_CONSTRAINT_UNIQUE
+                ) =>
+            {
+                Self::Conflict(what.to_owned())
+            }
+            _ => Self::Sqlite(error),
+        }
+    }
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

@@ -10,8 +10,6 @@ mod postgres;
 mod reads;
 mod sqlite;
 
-pub(crate) use sqlite::WriterFile;
-
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,6 +25,7 @@ use uuid::Uuid;
 use super::access::CaseRead;
 use super::audit::AuditEntry;
 use super::cases::{Move, NewCase, OutboxItem};
+use super::connect::WriterFile;
 use super::{Db, StoreError, StoreResult, on_db};
 use reads::ReadLog;
 

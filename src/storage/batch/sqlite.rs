@@ -4,62 +4,19 @@
 //! (BENCHMARKS.md, session 8).
 
 use std::collections::HashSet;
-use std::path::PathBuf;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior, params};
+use rusqlite::{Connection, Transaction, TransactionBehavior, params};
 use uuid::Uuid;
 
 use super::Rows;
 use crate::storage::cases::COLUMNS;
 use crate::storage::{StoreError, StoreResult};
 
-/// How the writer opens its own connection to the database file: with the
-/// settings the sqlx pools use, so both see one database the same way.
-#[derive(Debug, Clone)]
-pub(crate) struct WriterFile {
-    pub path: PathBuf,
-    /// `NORMAL` or `FULL`, from the durability setting.
-    pub synchronous: &'static str,
-    pub busy_timeout: std::time::Duration,
-    pub wal_pages: &'static str,
-    pub cache: &'static str,
-}
-
-impl WriterFile {
-    pub(super) fn open(&self) -> StoreResult<Connection> {
-        let connection = Connection::open(&self.path)?;
-        connection.busy_timeout(self.busy_timeout)?;
-        connection.execute_batch(&format!(
-            "PRAGMA foreign_keys = ON; PRAGMA synchronous = {}; \
-             PRAGMA wal_autocheckpoint = {}; PRAGMA cache_size = {};",
-            self.synchronous, self.wal_pages, self.cache
-        ))?;
-        Ok(connection)
-    }
-}
-
 /// Times as sqlx writes them, so text comparisons in SQL (due outbox rows,
 /// retention) see one format whichever connection wrote the row.
 fn time(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::AutoSi, false)
-}
-
-/// A unique-key violation becomes a conflict; anything else stays a database error.
-fn on_write(error: rusqlite::Error, what: &str) -> StoreError {
-    match error.sqlite_error() {
-        Some(failure)
-            if failure.code == ErrorCode::ConstraintViolation
-                && matches!(
-                    failure.extended_code,
-                    rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
-                        | rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
-                ) =>
-        {
-            StoreError::Conflict(what.to_owned())
-        }
-        _ => StoreError::Sqlite(error),
-    }
 }
 
 /// Writes `rows` in one transaction; returns the cases whose move applied.
@@ -97,7 +54,9 @@ fn write(tx: &Transaction<'_>, rows: &Rows<'_>) -> StoreResult<HashSet<Uuid>> {
                     case.closed_at.map(time),
                     case.legal_hold,
                 ])
-                .map_err(|error| on_write(error, "a case with this id exists"))?;
+                .map_err(|error| {
+                    StoreError::from_sqlite_write(error, "a case with this id exists")
+                })?;
         }
     }
     let mut applied = HashSet::new();
@@ -151,7 +110,9 @@ fn write(tx: &Transaction<'_>, rows: &Rows<'_>) -> StoreResult<HashSet<Uuid>> {
                     entry.hash,
                     entry.hash_scheme,
                 ])
-                .map_err(|error| on_write(error, "audit entry already written"))?;
+                .map_err(|error| {
+                    StoreError::from_sqlite_write(error, "audit entry already written")
+                })?;
         }
     }
     if !outbox.is_empty() {
