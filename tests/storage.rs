@@ -1018,8 +1018,87 @@ async fn the_sqlite_writer_stores_values_as_sqlx_would() {
     .expect("outbox rows");
     assert!(!due.is_empty());
     assert!(due.iter().all(|kinds| kinds == "blob text"), "{due:?}");
-    // And the record reads back through sqlx as it was answered.
+    // And the record reads back as it was answered.
     assert_eq!(store.case(org, case.id).await.expect("read"), moved);
+}
+
+/// On a SQLite file one case is read through caseflow's own rusqlite
+/// connection: it must decode every column as sqlx does, including values sqlx
+/// wrote itself (a closing time, a legal hold) and text outside ASCII.
+#[tokio::test]
+async fn a_case_reads_back_as_sqlx_decodes_it() {
+    type Columns = (
+        Uuid,
+        Uuid,
+        String,
+        i64,
+        String,
+        i64,
+        sqlx::types::Json<Value>,
+        String,
+        chrono::DateTime<chrono::Utc>,
+        String,
+        chrono::DateTime<chrono::Utc>,
+        String,
+        Option<chrono::DateTime<chrono::Utc>>,
+        bool,
+    );
+    let db = databases()
+        .await
+        .into_iter()
+        .next()
+        .expect("SQLite comes first");
+    let store = db.store().await;
+    let caseflow::storage::Db::Sqlite(pool) = store.db().clone() else {
+        panic!("the first test database is SQLite");
+    };
+    let service = service(store.clone());
+    let org = org_with_referral(&service, "decoding").await;
+    let case = open_referral(&service, org).await.expect("open");
+    assess(&service, org, case.id).await.expect("moves");
+    let closed = chrono::DateTime::parse_from_rfc3339("2026-03-04T05:06:07.123456Z")
+        .expect("a time")
+        .to_utc();
+    sqlx::query("UPDATE cases SET closed_at = ?, legal_hold = ?, updated_by = ? WHERE id = ?")
+        .bind(closed)
+        .bind(true)
+        .bind("Aroha Ngāti Porou — ☕")
+        .bind(case.id)
+        .execute(&pool)
+        .await
+        .expect("sqlx writes the row");
+    let row: Columns = sqlx::query_as(
+        "SELECT id, org_id, workflow, workflow_version, state, version, data, audit_hash, \
+         created_at, created_by, updated_at, updated_by, closed_at, legal_hold FROM cases WHERE id = ?",
+    )
+    .bind(case.id)
+    .fetch_one(&pool)
+    .await
+    .expect("sqlx reads the row");
+    let read = store.case(org, case.id).await.expect("read");
+    assert_eq!(read.closed_at, Some(closed));
+    assert!(read.legal_hold);
+    let as_sqlx = caseflow::storage::CaseRecord {
+        id: row.0,
+        org_id: row.1,
+        workflow: row.2,
+        workflow_version: row.3,
+        state: row.4,
+        version: row.5,
+        data: row.6.0,
+        audit_hash: row.7,
+        created_at: row.8,
+        created_by: row.9,
+        updated_at: row.10,
+        updated_by: row.11,
+        closed_at: row.12,
+        legal_hold: row.13,
+    };
+    assert_eq!(read, as_sqlx);
+    assert!(matches!(
+        store.case(Uuid::now_v7(), case.id).await,
+        Err(caseflow::storage::StoreError::NotFound)
+    ));
 }
 
 /// An in-memory SQLite database is shared by sqlx's connections; the group

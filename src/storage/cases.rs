@@ -127,6 +127,9 @@ impl Store {
 
     /// One case of `org`; another organisation's case is simply not found.
     pub async fn case(&self, org: Uuid, id: Uuid) -> StoreResult<CaseRecord> {
+        if let Some(reads) = &self.case_reads {
+            return reads.case(org, id);
+        }
         let sql = format!(
             "SELECT {COLUMNS} FROM cases WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL"
         );

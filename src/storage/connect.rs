@@ -28,9 +28,8 @@ impl Store {
                 })
                 .foreign_keys(true)
                 .busy_timeout(SQLITE_BUSY_TIMEOUT)
-                // The readers' cache: the default 2 MB is outgrown by a few
-                // thousand cases. The writer keeps the default (WRITER_CACHE).
-                .pragma("cache_size", "-65536")
+                // The writer keeps the default (WRITER_CACHE).
+                .pragma("cache_size", READER_CACHE)
                 .pragma("temp_store", "memory");
             // A checkpoint inside a commit stalls every move queued behind it,
             // so a background task copies the WAL into the database beside the
@@ -69,7 +68,11 @@ impl Store {
                 .connect_with(options)
                 .await?;
             tokio::spawn(checkpoint_in_background(readers.clone()));
-            let file = WriterFile { path, durability };
+            let file = SqliteFile {
+                path,
+                durability,
+                in_memory,
+            };
             (Db::Sqlite(readers), Db::Sqlite(writer), Some(file))
         } else {
             let pool = PgPoolOptions::new()
@@ -80,6 +83,13 @@ impl Store {
             warn_if_above_row_security(&pool).await;
             (Db::Postgres(pool.clone()), Db::Postgres(pool), None)
         };
+        // Not on an in-memory database: its connections share one cache,
+        // where a reader can find a table locked, and SQLite's busy timeout
+        // does not wait that out (sqlx does).
+        let case_reads = file
+            .as_ref()
+            .filter(|file| !file.in_memory)
+            .map(|file| std::sync::Arc::new(super::case_reads::CaseReads::new(file.clone())));
         let batch = match &writer {
             Db::Sqlite(_) => {
                 let writer = writer.clone();
@@ -108,7 +118,12 @@ impl Store {
                 super::batch::Writer::start(connect, POSTGRES_WRITERS, None).await?
             }
         };
-        Ok(Self { db, writer, batch })
+        Ok(Self {
+            db,
+            writer,
+            batch,
+            case_reads,
+        })
     }
 
     /// Applies the migrations of this dialect, then apalis's (the job queue).
@@ -171,16 +186,32 @@ const WRITER_CACHE: &str = "-2000";
 /// checkpoints never caught up with it.
 const WAL_PAGES: &str = "32000";
 
-/// How the group commit opens its own connection to the database: with the
-/// settings of the sqlx write pool above, so both see one database the same way.
+/// The readers' page cache (64 MB): the default 2 MB is outgrown by a few
+/// thousand cases.
+const READER_CACHE: &str = "-65536";
+
+/// How caseflow's own rusqlite connections open the database (the group
+/// commit's writer, the case reads): with the settings of the sqlx pools above,
+/// so all see one database the same way.
 #[derive(Debug, Clone)]
-pub(super) struct WriterFile {
+pub(super) struct SqliteFile {
     path: PathBuf,
     durability: Durability,
+    in_memory: bool,
 }
 
-impl WriterFile {
-    pub(super) fn open(&self) -> StoreResult<rusqlite::Connection> {
+impl SqliteFile {
+    /// A connection for reads alone.
+    pub(super) fn open_reader(&self) -> StoreResult<rusqlite::Connection> {
+        let connection = rusqlite::Connection::open(&self.path)?;
+        connection.busy_timeout(SQLITE_BUSY_TIMEOUT)?;
+        connection.execute_batch(&format!(
+            "PRAGMA query_only = ON; PRAGMA cache_size = {READER_CACHE};"
+        ))?;
+        Ok(connection)
+    }
+
+    pub(super) fn open_writer(&self) -> StoreResult<rusqlite::Connection> {
         let connection = rusqlite::Connection::open(&self.path)?;
         connection.busy_timeout(SQLITE_BUSY_TIMEOUT)?;
         let synchronous = match self.durability {

@@ -10,6 +10,7 @@
 mod access;
 mod audit;
 mod batch;
+mod case_reads;
 mod cases;
 mod clients;
 mod connect;
@@ -180,6 +181,8 @@ pub struct Store {
     writer: Db,
     /// Case writes, grouped into shared transactions.
     batch: batch::Writer,
+    /// One case by its id, on a SQLite file.
+    case_reads: Option<std::sync::Arc<case_reads::CaseReads>>,
 }
 
 impl Store {

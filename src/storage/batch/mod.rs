@@ -25,7 +25,7 @@ use uuid::Uuid;
 use super::access::CaseRead;
 use super::audit::AuditEntry;
 use super::cases::{Move, NewCase, OutboxItem};
-use super::connect::WriterFile;
+use super::connect::SqliteFile;
 use super::{Db, StoreError, StoreResult, on_db};
 use reads::ReadLog;
 
@@ -116,7 +116,7 @@ impl Writer {
     pub(super) async fn start<C>(
         connect: C,
         writers: usize,
-        file: Option<WriterFile>,
+        file: Option<SqliteFile>,
     ) -> StoreResult<Self>
     where
         C: Future<Output = StoreResult<Db>> + Send + 'static,
@@ -378,7 +378,7 @@ impl<'a> Rows<'a> {
 struct Held {
     connection: Option<PoolConnection<Sqlite>>,
     batches: usize,
-    file: Option<WriterFile>,
+    file: Option<SqliteFile>,
     raw: Option<rusqlite::Connection>,
 }
 
@@ -386,7 +386,7 @@ struct Held {
 const HOLD_BATCHES: usize = 8;
 
 impl Held {
-    fn new(file: Option<WriterFile>) -> Self {
+    fn new(file: Option<SqliteFile>) -> Self {
         Self {
             connection: None,
             batches: 0,
@@ -407,7 +407,7 @@ impl Held {
         }
         match (&mut self.raw, &self.file) {
             (Some(raw), _) => Ok(raw),
-            (empty, Some(file)) => Ok(empty.insert(file.open()?)),
+            (empty, Some(file)) => Ok(empty.insert(file.open_writer()?)),
             (_, None) => Err(StoreError::Database(sqlx::Error::Configuration(
                 "the SQLite writer was started without its database file".into(),
             ))),

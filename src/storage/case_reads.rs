@@ -1,0 +1,91 @@
+//! Reading one case on SQLite through caseflow's own rusqlite connections, on
+//! the caller's thread. Through sqlx every read was handed to a connection
+//! thread and back: about 12% of the server's time under HTTP reads went to
+//! those hand-offs (BENCHMARKS.md, session 8), while the read itself, one row
+//! by its key, takes a few microseconds. That is shorter than the hand-off, so
+//! it runs where it is asked for instead of on a blocking thread. In WAL mode
+//! a reader never waits for the writer.
+
+use std::sync::{LazyLock, Mutex};
+
+use rusqlite::Error::FromSqlConversionFailure;
+use rusqlite::types::Type;
+use rusqlite::{Connection, OptionalExtension, Row};
+use uuid::Uuid;
+
+use super::cases::{COLUMNS, CaseRecord};
+use super::connect::SqliteFile;
+use super::{StoreError, StoreResult};
+
+/// Idle connections kept for the next read. A read holds one only while it
+/// runs and never awaits, so no more are in use at once than threads read.
+const IDLE_READERS: usize = 8;
+
+static CASE_BY_ID: LazyLock<String> = LazyLock::new(|| {
+    format!("SELECT {COLUMNS} FROM cases WHERE org_id = ?1 AND id = ?2 AND deleted_at IS NULL")
+});
+
+#[derive(Debug)]
+pub(super) struct CaseReads {
+    file: SqliteFile,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl CaseReads {
+    pub(super) fn new(file: SqliteFile) -> Self {
+        Self {
+            file,
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// One case of `org`, as [`super::Store::case`] reads it.
+    pub(super) fn case(&self, org: Uuid, id: Uuid) -> StoreResult<CaseRecord> {
+        let connection = match self.lock().pop() {
+            Some(idle) => idle,
+            None => self.file.open_reader()?,
+        };
+        let found = read_case(&connection, org, id);
+        let mut idle = self.lock();
+        if idle.len() < IDLE_READERS {
+            idle.push(connection);
+        }
+        found
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Connection>> {
+        self.idle
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+}
+
+fn read_case(connection: &Connection, org: Uuid, id: Uuid) -> StoreResult<CaseRecord> {
+    let mut statement = connection.prepare_cached(&CASE_BY_ID)?;
+    statement
+        .query_row((org, id), case_of)
+        .optional()?
+        .ok_or(StoreError::NotFound)
+}
+
+/// The row in the columns [`COLUMNS`] names, in its order.
+fn case_of(row: &Row<'_>) -> rusqlite::Result<CaseRecord> {
+    let data = serde_json::from_str(row.get_ref(6)?.as_str()?)
+        .map_err(|error| FromSqlConversionFailure(6, Type::Text, Box::new(error)))?;
+    Ok(CaseRecord {
+        id: row.get(0)?,
+        org_id: row.get(1)?,
+        workflow: row.get(2)?,
+        workflow_version: row.get(3)?,
+        state: row.get(4)?,
+        version: row.get(5)?,
+        data,
+        audit_hash: row.get(7)?,
+        created_at: row.get(8)?,
+        created_by: row.get(9)?,
+        updated_at: row.get(10)?,
+        updated_by: row.get(11)?,
+        closed_at: row.get(12)?,
+        legal_hold: row.get(13)?,
+    })
+}
