@@ -82,7 +82,25 @@ impl JsonText {
 
 struct Job {
     op: WriteOp,
-    done: oneshot::Sender<StoreResult<()>>,
+    done: oneshot::Sender<Done>,
+}
+
+/// A write's outcome, with the write itself handed back so that its memory is
+/// freed by the thread that allocated it: freed on the writer's thread, each
+/// block went back through the allocator's cross-thread path, which cost the
+/// request threads about a tenth of their time (BENCHMARKS.md, session 9).
+struct Done {
+    result: StoreResult<()>,
+    _op: WriteOp,
+}
+
+impl Job {
+    fn answer(self, result: StoreResult<()>) {
+        let _ = self.done.send(Done {
+            result,
+            _op: self.op,
+        });
+    }
 }
 
 /// The handle through which every case write goes.
@@ -207,11 +225,12 @@ impl Writer {
             .send(Job { op, done })
             .await
             .map_err(|_| StoreError::Conflict("the database writer has stopped".to_owned()))?;
-        result.await.unwrap_or_else(|_| {
-            Err(StoreError::Conflict(
+        match result.await {
+            Ok(done) => done.result,
+            Err(_) => Err(StoreError::Conflict(
                 "the database writer has stopped".to_owned(),
-            ))
-        })
+            )),
+        }
     }
 
     /// Writes queued and not yet taken by a writer.
@@ -285,12 +304,12 @@ async fn run(
         match apply(&db, &mut held, &ops, &reads).await {
             Ok(results) => {
                 for (job, result) in jobs.into_iter().zip(results) {
-                    let _ = job.done.send(result);
+                    job.answer(result);
                 }
             }
             Err(error) if jobs.len() == 1 && reads.is_empty() => {
                 if let Some(job) = jobs.into_iter().next() {
-                    let _ = job.done.send(Err(error));
+                    job.answer(Err(error));
                 }
             }
             Err(_) => {
@@ -301,7 +320,7 @@ async fn run(
                         Ok(mut results) => results.pop().unwrap_or(Ok(())),
                         Err(error) => Err(error),
                     };
-                    let _ = job.done.send(result);
+                    job.answer(result);
                 }
                 if !reads.is_empty() {
                     apply_reads_alone(&db, &mut held, &reads).await;
