@@ -1126,3 +1126,73 @@ async fn an_in_memory_sqlite_database_takes_moves() {
         .count();
     assert_eq!(stray, 0, "a file was created for the in-memory database");
 }
+
+/// In-app notifications ride along with the group commit: written at once,
+/// each id only once (a retried job's copy, in the same batch or a later
+/// one), and beside moves in the same batches without disturbing them.
+#[tokio::test]
+async fn notifications_are_written_once_beside_moves() {
+    for db in databases().await {
+        let store = db.store().await;
+        let service = Arc::new(service(store.clone()));
+        let org = org_with_referral(&service, "notes").await;
+        let user = store
+            .create_user(org, "kw@example.org", "x", &[], chrono::Utc::now())
+            .await
+            .expect("user");
+        let case = open_referral(&service, org).await.expect("open");
+        let note = |subject: &str| caseflow::storage::Notification {
+            id: Uuid::now_v7(),
+            case_id: Some(case.id),
+            template: "referral_assessed".to_owned(),
+            subject: subject.to_owned(),
+            body: "Whakapā mai — see the case.".to_owned(),
+            created_at: chrono::Utc::now(),
+            read_at: None,
+        };
+        let first = note("first");
+        let second = note("second");
+        // Sent together, so they can share a batch with the move and each other.
+        let (a, b, c, moved) = tokio::join!(
+            store.insert_notification(org, user.id, &first),
+            store.insert_notification(org, user.id, &first),
+            store.insert_notification(org, user.id, &second),
+            assess(&service, org, case.id),
+        );
+        for written in [a, b, c] {
+            written.expect("written");
+        }
+        assert_eq!(
+            moved.expect("the move beside them").version,
+            2,
+            "{}",
+            db.kind
+        );
+        store
+            .insert_notification(org, user.id, &second)
+            .await
+            .expect("a later copy is ignored");
+        let mut kept = store
+            .notifications(org, user.id, false, 10)
+            .await
+            .expect("read");
+        kept.sort_by(|x, y| x.subject.cmp(&y.subject));
+        let subjects: Vec<_> = kept.iter().map(|n| n.subject.as_str()).collect();
+        assert_eq!(subjects, ["first", "second"], "{}", db.kind);
+        let stored = kept.iter().find(|n| n.id == first.id).expect("first kept");
+        assert_eq!(
+            stored.created_at,
+            caseflow::storage::stored_time(first.created_at)
+        );
+        assert_eq!(stored.body, first.body);
+        assert!(
+            store
+                .notifications(Uuid::now_v7(), user.id, false, 10)
+                .await
+                .expect("read")
+                .is_empty(),
+            "{}: another organisation sees none",
+            db.kind
+        );
+    }
+}

@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use uuid::Uuid;
 
-use super::access::CaseRead;
+use super::access::{CaseRead, Delivery};
 use super::audit::AuditEntry;
 use super::cases::{Move, NewCase, OutboxItem};
 use super::connect::SqliteFile;
@@ -35,6 +35,7 @@ const MAX_BATCH: usize = 256;
 pub(super) enum WriteOp {
     Insert(Box<NewCase>, JsonText),
     Move(Box<Move>, JsonText),
+    Notify(Box<Delivery>),
     /// Commits the buffered access log now; awaited by whoever needs it written.
     Flush,
     /// Tells an idle writer that access-log rows wait; nobody waits for it.
@@ -344,6 +345,7 @@ pub(super) struct Rows<'a> {
     pub inserts: Vec<(&'a NewCase, &'a JsonText)>,
     pub moves: Vec<(&'a Move, &'a JsonText)>,
     pub reads: Vec<&'a CaseRead>,
+    pub notifications: Vec<&'a Delivery>,
 }
 
 /// An audit entry with its JSON columns.
@@ -450,6 +452,7 @@ async fn apply(
         inserts: Vec::new(),
         moves: Vec::new(),
         reads: reads.iter().collect(),
+        notifications: Vec::new(),
     };
     // Of several moves on one case, only the one read at the newest version can
     // still apply: the version only grows, so every other one is stale.
@@ -465,6 +468,7 @@ async fn apply(
                     *entry = (index, change.from_version);
                 }
             }
+            WriteOp::Notify(delivery) => rows.notifications.push(delivery),
             WriteOp::Flush | WriteOp::Nudge => {}
         }
     }

@@ -45,6 +45,10 @@ WITH new_cases AS (
 ), reads AS (
     INSERT INTO case_reads (org_id, case_id, reader, what, request_id, at)
     SELECT * FROM UNNEST($48::uuid[], $49::uuid[], $50::text[], $51::text[], $52::text[], $53::timestamptz[])
+), notes AS (
+    INSERT INTO notifications (id, org_id, user_id, case_id, template, subject, body, created_at, read_at)
+    SELECT * FROM UNNEST($54::uuid[], $55::uuid[], $56::uuid[], $57::uuid[], $58::text[], $59::text[], $60::text[], $61::timestamptz[], $62::timestamptz[])
+    ON CONFLICT (id) DO NOTHING
 )
 SELECT id FROM moved";
 
@@ -66,6 +70,7 @@ pub(super) async fn write(pool: &PgPool, rows: &Rows<'_>) -> StoreResult<HashSet
     // cases it wrote.
     let (audits, outbox) = rows.written(&moves.iter().map(|(change, _)| change.case_id).collect());
     let reads = &rows.reads;
+    let notes = &rows.notifications;
     let ids: Vec<Uuid> = sqlx::query_scalar(BATCH)
         .bind(column(&cases, |(case, _)| case.id))
         .bind(column(&cases, |(case, _)| case.org_id))
@@ -120,6 +125,15 @@ pub(super) async fn write(pool: &PgPool, rows: &Rows<'_>) -> StoreResult<HashSet
         .bind(column(reads, |read| read.what.as_str()))
         .bind(column(reads, |read| read.request_id.as_deref()))
         .bind(column(reads, |read| read.at))
+        .bind(column(notes, |note| note.notification.id))
+        .bind(column(notes, |note| note.org_id))
+        .bind(column(notes, |note| note.user_id))
+        .bind(column(notes, |note| note.notification.case_id))
+        .bind(column(notes, |note| note.notification.template.as_str()))
+        .bind(column(notes, |note| note.notification.subject.as_str()))
+        .bind(column(notes, |note| note.notification.body.as_str()))
+        .bind(column(notes, |note| note.notification.created_at))
+        .bind(column(notes, |note| note.notification.read_at))
         .fetch_all(pool)
         .await
         .map_err(|error| {
