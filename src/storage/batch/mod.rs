@@ -88,8 +88,8 @@ struct Job {
 
 /// A write's outcome, with the write itself handed back so that its memory is
 /// freed by the thread that allocated it: freed on the writer's thread, each
-/// block went back through the allocator's cross-thread path, which cost the
-/// request threads about a tenth of their time (BENCHMARKS.md, session 9).
+/// block went back through the allocator's cross-thread path, and collecting
+/// those frees was 7.6% of the bench's time (BENCHMARKS.md, session 9).
 struct Done {
     result: StoreResult<()>,
     _op: WriteOp,

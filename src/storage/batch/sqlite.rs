@@ -169,25 +169,5 @@ fn write(tx: &Transaction<'_>, rows: &Rows<'_>) -> StoreResult<HashSet<Uuid>> {
             ])?;
         }
     }
-    if !rows.notifications.is_empty() {
-        let mut insert = tx.prepare_cached(
-            "INSERT INTO notifications (id, org_id, user_id, case_id, template, subject, body, created_at, read_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (id) DO NOTHING",
-        )?;
-        for delivery in &rows.notifications {
-            let note = &delivery.notification;
-            insert.execute(params![
-                note.id,
-                delivery.org_id,
-                delivery.user_id,
-                note.case_id,
-                note.template,
-                note.subject,
-                note.body,
-                time(note.created_at),
-                note.read_at.map(time),
-            ])?;
-        }
-    }
     Ok(applied)
 }
