@@ -511,7 +511,7 @@ async fn twenty_fires_at_one_version_move_the_case_once() {
 
 #[tokio::test]
 async fn a_form_renders_as_html_for_browsers() {
-    let db = databases().await.remove(0);
+    let db = common::db::sqlite();
     let (api, _) = setup(&db).await;
     let clinician = api.login("n-clinician@example.org").await;
     let (_, case) = api

@@ -55,7 +55,7 @@ async fn notify_clinician(
 
 #[tokio::test]
 async fn the_openapi_document_describes_the_routes_served() {
-    let db = databases().await.remove(0);
+    let db = common::db::sqlite();
     let (api, _) = setup(&db).await;
     let (status, _, doc) = api.call("GET", "/openapi.json", None, None).await;
     assert_eq!(status, StatusCode::OK);
@@ -133,7 +133,7 @@ async fn the_openapi_document_describes_the_routes_served() {
 
 #[tokio::test]
 async fn metrics_count_requests_and_transitions_and_request_ids_are_echoed() {
-    let db = databases().await.remove(0);
+    let db = common::db::sqlite();
     let (api, _) = setup(&db).await;
     let admin = api.login("n-admin@example.org").await;
     let id = open_case(&api, &admin).await;

@@ -293,7 +293,7 @@ async fn deadlines_fire_once_skip_cases_that_moved_on_and_notify() {
 async fn a_notification_goes_over_smtp_with_both_parts() {
     logs();
     let _serial = ONE_AT_A_TIME.lock().await;
-    let db = databases().await.remove(0);
+    let db = common::db::sqlite();
     let home = home();
     let smtp = common::smtp::SmtpSink::start().await;
     let service = service(db.store().await, &home);
@@ -713,7 +713,7 @@ async fn a_start_case_job_run_twice_opens_one_case() {
 async fn an_outbox_row_dispatched_twice_queues_its_job_once_on_sqlite() {
     logs();
     let _serial = ONE_AT_A_TIME.lock().await;
-    let db = databases().await.remove(0);
+    let db = common::db::sqlite();
     assert_eq!(db.kind, "sqlite");
     let home = home();
     let service = service(db.store().await, &home);

@@ -155,7 +155,7 @@ async fn signing_in_sets_a_safe_cookie_and_signing_out_ends_the_token_for_the_ap
 
 #[tokio::test]
 async fn behind_https_the_cookie_is_secure() {
-    let db = databases().await.remove(0);
+    let db = common::db::sqlite();
     let (api, _) = setup(&db).await;
     let (_, headers, _) = api
         .send(
@@ -284,7 +284,7 @@ async fn forged_posts_other_organisations_and_admin_pages_are_refused_as_pages()
 
 #[tokio::test]
 async fn the_language_is_chosen_by_link_or_browser() {
-    let db = databases().await.remove(0);
+    let db = common::db::sqlite();
     let (api, _) = setup(&db).await;
     let token = api.login("n-clinician@example.org").await;
     let (_, case) = api

@@ -954,21 +954,24 @@ async fn a_write_outside_the_batch_gets_in_while_moves_keep_coming() {
     }
 }
 
+/// A store on a fresh SQLite file, with sqlx's pool on it for looking at the
+/// rows themselves; the file lives as long as the `TestDb`.
+async fn sqlite_store() -> (common::db::TestDb, Store, sqlx::SqlitePool) {
+    let db = common::db::sqlite();
+    let store = db.store().await;
+    let caseflow::storage::Db::Sqlite(pool) = store.db().clone() else {
+        panic!("a SQLite URL gives a SQLite pool");
+    };
+    (db, store, pool)
+}
+
 /// On SQLite the group commit writes through a connection of its own, not
 /// sqlx's: what it stores must be what sqlx would have stored. Times are text
 /// in sqlx's format (due outbox rows and retention compare them as text), ids
 /// 16-byte blobs.
 #[tokio::test]
 async fn the_sqlite_writer_stores_values_as_sqlx_would() {
-    let db = databases()
-        .await
-        .into_iter()
-        .next()
-        .expect("SQLite comes first");
-    let store = db.store().await;
-    let caseflow::storage::Db::Sqlite(pool) = store.db().clone() else {
-        panic!("the first test database is SQLite");
-    };
+    let (_db, store, pool) = sqlite_store().await;
     let service = service(store.clone());
     let org = org_with_referral(&service, "formats").await;
     let case = open_referral(&service, org).await.expect("open");
@@ -1043,15 +1046,7 @@ async fn a_case_reads_back_as_sqlx_decodes_it() {
         Option<chrono::DateTime<chrono::Utc>>,
         bool,
     );
-    let db = databases()
-        .await
-        .into_iter()
-        .next()
-        .expect("SQLite comes first");
-    let store = db.store().await;
-    let caseflow::storage::Db::Sqlite(pool) = store.db().clone() else {
-        panic!("the first test database is SQLite");
-    };
+    let (_db, store, pool) = sqlite_store().await;
     let service = service(store.clone());
     let org = org_with_referral(&service, "decoding").await;
     let case = open_referral(&service, org).await.expect("open");

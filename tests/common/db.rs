@@ -51,10 +51,11 @@ impl Drop for TestDb {
     }
 }
 
-/// The databases every storage test runs on.
-pub async fn databases() -> Vec<TestDb> {
+/// A fresh SQLite file, for tests about SQLite alone or about what the
+/// database does not change.
+pub fn sqlite() -> TestDb {
     let dir = tempfile::tempdir().expect("temp dir");
-    let sqlite = TestDb {
+    TestDb {
         kind: "sqlite",
         url: format!(
             "sqlite://{}?mode=rwc",
@@ -62,8 +63,12 @@ pub async fn databases() -> Vec<TestDb> {
         ),
         _dir: Some(dir),
         drop_from: None,
-    };
-    let mut all = vec![sqlite];
+    }
+}
+
+/// The databases every storage test runs on.
+pub async fn databases() -> Vec<TestDb> {
+    let mut all = vec![sqlite()];
     match std::env::var("TEST_POSTGRES_URL") {
         Ok(admin) if !admin.is_empty() => all.push(postgres(&admin).await),
         _ => {
