@@ -190,6 +190,15 @@ impl<'a> Bindings<'a> {
     /// The field `read` names, or `None` where the way to it is not through maps
     /// (Rhai answers those, with its own error where there is one).
     pub(super) fn read(&self, read: &FieldRead) -> Option<Value> {
+        self.read_with(read, Value::clone)
+    }
+
+    /// As [`Bindings::read`], the field as a Rhai value, converted in place.
+    pub(super) fn read_dynamic(&self, read: &FieldRead) -> Option<Dynamic> {
+        self.read_with(read, to_dynamic)
+    }
+
+    fn read_with<T>(&self, read: &FieldRead, take: impl FnOnce(&Value) -> T) -> Option<T> {
         let root = self.root_value(read.root);
         let mut current = &*root;
         for field in &read.fields {
@@ -198,7 +207,7 @@ impl<'a> Bindings<'a> {
                 _ => return None,
             };
         }
-        Some(current.clone())
+        Some(take(current))
     }
 
     /// Puts into scope the variables of `roots` not there yet.

@@ -8,6 +8,7 @@
 
 mod bindings;
 mod data;
+mod direct;
 mod helpers;
 mod scan;
 
@@ -18,6 +19,8 @@ use std::sync::Arc;
 use rhai::{AST, Dynamic, Engine, EvalAltResult, Module, Scope};
 
 use bindings::{FieldRead, Roots};
+use direct::{DirectModules, ModuleCall};
+use scan::names_anywhere;
 
 pub use bindings::Bindings;
 pub use data::{Choice, ReferenceData};
@@ -36,6 +39,8 @@ pub struct Script {
     roots: Roots,
     /// Set when the snippet only reads a field, which is then read from the JSON.
     read: Option<Arc<FieldRead>>,
+    /// Set when the snippet only calls a module function on fields (see `direct`).
+    call: Option<Arc<ModuleCall>>,
 }
 
 impl Script {
@@ -106,12 +111,15 @@ fn to_dynamic(value: &serde_json::Value) -> Dynamic {
         },
         Value::String(text) => text.as_str().into(),
         Value::Array(items) => Dynamic::from_array(items.iter().map(to_dynamic).collect()),
-        Value::Object(fields) => Dynamic::from_map(
-            fields
-                .iter()
-                .map(|(name, value)| (name.as_str().into(), to_dynamic(value)))
-                .collect(),
-        ),
+        Value::Object(fields) => {
+            // Inserted one by one: collecting sorts a vector first and then builds the
+            // tree, which cost more for the few fields a case or form object has.
+            let mut map = rhai::Map::new();
+            for (name, value) in fields {
+                map.insert(name.as_str().into(), to_dynamic(value));
+            }
+            Dynamic::from_map(map)
+        }
     }
 }
 
@@ -140,6 +148,7 @@ pub struct Rules {
     modules: HashMap<String, HashSet<String>>,
     /// Modules that failed to compile: already reported, so callers stay quiet about them.
     broken: HashSet<String>,
+    direct: DirectModules,
     data: Arc<ReferenceData>,
 }
 
@@ -155,9 +164,11 @@ impl Rules {
         helpers::register(&mut engine, data.clone());
         let mut failures = Vec::new();
         let mut compiled = HashMap::new();
+        let mut direct = DirectModules::default();
         for (name, source) in modules {
             match compile_module(&engine, source) {
-                Ok((module, functions)) => {
+                Ok((module, ast, functions)) => {
+                    direct.add(name, ast, names_anywhere(source, "global"));
                     engine.register_static_module(name.as_str(), Arc::new(module));
                     compiled.insert(name.clone(), functions);
                 }
@@ -168,6 +179,7 @@ impl Rules {
             engine,
             modules: compiled,
             broken: failures.iter().map(|(name, _)| name.clone()).collect(),
+            direct,
             data,
         };
         (rules, failures)
@@ -205,14 +217,21 @@ impl Rules {
             source: source.into(),
             roots: Roots::named_in(source),
             read: FieldRead::parse(source).map(Arc::new),
+            call: ModuleCall::parse(source)
+                .filter(|call| self.direct.can_call(call))
+                .map(Arc::new),
         })
     }
 
     pub fn eval(&self, script: &Script, bindings: &mut Bindings) -> Result<Dynamic, RuleError> {
-        if let Some(value) = script.read.as_deref().and_then(|read| bindings.read(read)) {
-            return Ok(to_dynamic(&value));
+        if let Some(value) = script
+            .read
+            .as_deref()
+            .and_then(|read| bindings.read_dynamic(read))
+        {
+            return Ok(value);
         }
-        self.eval_rhai(script, bindings)
+        self.eval_script(script, bindings)
     }
 
     /// As [`Rules::eval`], the result as case data; a field read skips Rhai both ways.
@@ -223,8 +242,20 @@ impl Rules {
     ) -> Result<serde_json::Value, RuleError> {
         match script.read.as_deref().and_then(|read| bindings.read(read)) {
             Some(value) if !has_unsigned_beyond_int(&value) => Ok(value),
-            _ => to_json(&self.eval_rhai(script, bindings)?),
+            _ => to_json(&self.eval_script(script, bindings)?),
         }
+    }
+
+    /// A module call straight from its module where it can be, else the snippet through Rhai.
+    fn eval_script(&self, script: &Script, bindings: &mut Bindings) -> Result<Dynamic, RuleError> {
+        if let Some(value) = script
+            .call
+            .as_deref()
+            .and_then(|call| self.direct.call(&self.engine, call, bindings))
+        {
+            return Ok(value);
+        }
+        self.eval_rhai(script, bindings)
     }
 
     fn eval_rhai(&self, script: &Script, bindings: &mut Bindings) -> Result<Dynamic, RuleError> {
@@ -278,7 +309,7 @@ fn syntax_error(error: &rhai::ParseError) -> CompileError {
 fn compile_module(
     engine: &Engine,
     source: &str,
-) -> Result<(Module, HashSet<String>), CompileError> {
+) -> Result<(Module, AST, HashSet<String>), CompileError> {
     let ast = engine
         .compile(source)
         .map_err(|error| syntax_error(&error))?;
@@ -295,7 +326,7 @@ fn compile_module(
             message: describe(&error),
         }
     })?;
-    Ok((module, functions))
+    Ok((module, ast, functions))
 }
 
 /// Says what went wrong in words a program manager can act on.
