@@ -145,6 +145,8 @@ mod tests {
         fn no_arguments() { 42 }
     "#;
 
+    const CALLS_ANOTHER: &str = "fn cross(case) { m::sibling(case) * 2 }";
+
     const WITH_CONSTANT: &str = r#"
         const LIMIT = 5;
         fn over(case) { case.count > global::LIMIT }
@@ -168,6 +170,7 @@ mod tests {
         let modules = [
             ("m".to_owned(), MODULE.to_owned()),
             ("k".to_owned(), WITH_CONSTANT.to_owned()),
+            ("n".to_owned(), CALLS_ANOTHER.to_owned()),
         ];
         let (rules, failures) = Rules::new(&modules, ReferenceData::default());
         assert!(failures.is_empty(), "{failures:?}");
@@ -184,6 +187,7 @@ mod tests {
             "m::missing(case)",
             "m::no_arguments()",
             "m::meets(case, case.client, today)",
+            "n::cross(case)",
         ];
         // A private function, a wrong number of arguments, a module with a constant.
         let through_rhai = ["m::helper(case)", "m::touch(case, form)", "k::over(case)"];
