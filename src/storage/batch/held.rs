@@ -1,6 +1,8 @@
 //! Keeping the pool's write connection from the job workers while the group
 //! commit writes through its own connection.
 
+use std::time::{Duration, Instant};
+
 use sqlx::pool::PoolConnection;
 use sqlx::{Sqlite, SqlitePool};
 
@@ -11,28 +13,30 @@ use crate::storage::{StoreError, StoreResult};
 /// to the next while writes keep coming. The writer does not write through it:
 /// holding it keeps the job workers and sign-ins, which write through the pool,
 /// from taking SQLite's write lock in the middle of the writer's batches, and
-/// from waiting on SQLite's busy handler, which sleeps. It goes back whenever
-/// the queue is empty, and after `HOLD_BATCHES` batches in a row, so those
-/// writes still get their turn while moves keep coming. Taking it from the pool
-/// each batch cost 44–100 µs.
+/// from waiting on SQLite's busy handler, which sleeps. It goes back when the
+/// writer has been idle a moment (`IDLE_BEFORE_RELEASE`), and after
+/// `HOLD_AT_MOST` of holding, so those writes still get their turn while moves
+/// keep coming: each turn costs the writer a wait behind every statement
+/// queued for the pool meanwhile. Taking it from the pool each batch cost
+/// 44–100 µs.
 ///
 /// The writer writes through its own rusqlite connection (`raw`), opened at its
 /// first batch and kept.
 pub(super) struct Held {
     connection: Option<PoolConnection<Sqlite>>,
-    batches: usize,
+    since: Option<Instant>,
     file: Option<SqliteFile>,
     raw: Option<rusqlite::Connection>,
 }
 
-/// About 5 ms of batches under full load.
-const HOLD_BATCHES: usize = 8;
+/// The longest the writer keeps the pool's write connection from others.
+const HOLD_AT_MOST: Duration = Duration::from_millis(40);
 
 impl Held {
     pub(super) fn new(file: Option<SqliteFile>) -> Self {
         Self {
             connection: None,
-            batches: 0,
+            since: None,
             file,
             raw: None,
         }
@@ -43,13 +47,15 @@ impl Held {
         &mut self,
         pool: &SqlitePool,
     ) -> StoreResult<&mut rusqlite::Connection> {
-        self.batches += 1;
-        if self.batches > HOLD_BATCHES {
+        if self
+            .since
+            .is_some_and(|since| since.elapsed() > HOLD_AT_MOST)
+        {
             self.release();
-            self.batches = 1;
         }
         if self.connection.is_none() {
             self.connection = Some(pool.acquire().await?);
+            self.since = Some(Instant::now());
         }
         match (&mut self.raw, &self.file) {
             (Some(raw), _) => Ok(raw),
@@ -60,8 +66,13 @@ impl Held {
         }
     }
 
+    /// Whether the writer holds the pool's write connection now.
+    pub(super) fn holds(&self) -> bool {
+        self.connection.is_some()
+    }
+
     pub(super) fn release(&mut self) {
         self.connection = None;
-        self.batches = 0;
+        self.since = None;
     }
 }

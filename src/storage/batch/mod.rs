@@ -32,6 +32,14 @@ use reads::ReadLog;
 /// The most writes one transaction takes.
 const MAX_BATCH: usize = 256;
 
+/// How long an idle SQLite writer keeps the pool's write connection (see
+/// `Held`) before giving it back. Under load the next move usually comes
+/// within it; given back at every empty queue, the connection went to the job
+/// workers' statements, and the writer then waited behind each of them in
+/// turn: 129–173 batches of an HTTP fire run waited 0.8–1.0 s in all for it
+/// (BENCHMARKS.md, session 10).
+const IDLE_BEFORE_RELEASE: std::time::Duration = std::time::Duration::from_millis(2);
+
 pub(super) enum WriteOp {
     Insert(Box<NewCase>, JsonText),
     Move(Box<Move>, JsonText),
@@ -268,15 +276,29 @@ async fn run(
         // take the next one while this one commits.
         let taken = {
             let mut queue = queue.lock().await;
-            if queue.is_empty() {
-                held.release();
+            let mut soon = None;
+            if queue.is_empty() && held.holds() {
+                soon = tokio::time::timeout(
+                    IDLE_BEFORE_RELEASE,
+                    queue.recv_many(&mut batch, MAX_BATCH),
+                )
+                .await
+                .ok();
+                if soon.is_none() {
+                    held.release();
+                }
             }
-            // Read only now: rows may have come while another writer held the queue.
-            let due = pending_reads().due();
-            let next = queue.recv_many(&mut batch, MAX_BATCH);
-            match due {
-                Some(due) => tokio::time::timeout_at(due, next).await.ok(),
-                None => Some(next.await),
+            match soon {
+                Some(taken) => Some(taken),
+                None => {
+                    // Read only now: rows may have come while another writer held the queue.
+                    let due = pending_reads().due();
+                    let next = queue.recv_many(&mut batch, MAX_BATCH);
+                    match due {
+                        Some(due) => tokio::time::timeout_at(due, next).await.ok(),
+                        None => Some(next.await),
+                    }
+                }
             }
         };
         if taken == Some(0) {
