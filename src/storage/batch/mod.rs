@@ -36,7 +36,7 @@ const MAX_BATCH: usize = 256;
 /// `Held`) before giving it back. Under load the next move usually comes
 /// within it; given back at every empty queue, the connection went to the job
 /// workers' statements, and the writer then waited behind each of them in
-/// turn: 129–173 batches of an HTTP fire run waited 0.8–1.0 s in all for it
+/// turn: 99–173 batches of an HTTP fire run waited 0.55–1.02 s in all for it
 /// (BENCHMARKS.md, session 10).
 const IDLE_BEFORE_RELEASE: std::time::Duration = std::time::Duration::from_millis(2);
 
