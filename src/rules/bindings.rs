@@ -223,7 +223,7 @@ impl<'a> Bindings<'a> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(in crate::rules) mod tests {
     use super::*;
     use crate::rules::{ReferenceData, Rules, Script};
     use serde_json::json;
@@ -234,27 +234,35 @@ mod tests {
         rules
     }
 
-    fn at() -> DateTime<Utc> {
+    pub(in crate::rules) fn at() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2025-03-04T05:06:07Z")
             .map(|t| t.with_timezone(&Utc))
             .unwrap_or_default()
     }
 
     /// The bindings with every variable already in Rhai's scope.
-    fn everything(mut bindings: Bindings) -> Bindings {
+    pub(in crate::rules) fn everything(mut bindings: Bindings) -> Bindings {
         bindings.prepare(Roots(u8::MAX));
         bindings
     }
 
     /// What Rhai itself gives for `script`, with every variable in scope.
-    fn through_rhai(rules: &Rules, script: &Script, bindings: Bindings) -> String {
+    pub(in crate::rules) fn through_rhai(
+        rules: &Rules,
+        script: &Script,
+        bindings: Bindings,
+    ) -> String {
         match rules.eval_rhai(script, &mut everything(bindings)) {
             Ok(value) => format!("{} {value:?}", value.type_name()),
             Err(error) => format!("error: {}", error.message),
         }
     }
 
-    fn answered(rules: &Rules, script: &Script, bindings: &mut Bindings) -> String {
+    pub(in crate::rules) fn answered(
+        rules: &Rules,
+        script: &Script,
+        bindings: &mut Bindings,
+    ) -> String {
         match rules.eval(script, bindings) {
             Ok(value) => format!("{} {value:?}", value.type_name()),
             Err(error) => format!("error: {}", error.message),

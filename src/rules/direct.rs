@@ -124,8 +124,8 @@ impl DirectModules {
 #[cfg(test)]
 mod tests {
     use super::ModuleCall;
-    use crate::rules::{Actor, Bindings, ReferenceData, Roots, Rules};
-    use chrono::{DateTime, Utc};
+    use crate::rules::bindings::tests::{answered, at, everything, through_rhai};
+    use crate::rules::{Actor, Bindings, ReferenceData, Rules};
     use serde_json::{Value, json};
 
     const MODULE: &str = r#"
@@ -152,19 +152,6 @@ mod tests {
         fn over(case) { case.count > global::LIMIT }
     "#;
 
-    fn at() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2025-03-04T05:06:07Z")
-            .map(|t| t.with_timezone(&Utc))
-            .unwrap_or_default()
-    }
-
-    fn shown(result: Result<rhai::Dynamic, crate::rules::RuleError>) -> String {
-        match result {
-            Ok(value) => format!("{} {value:?}", value.type_name()),
-            Err(error) => format!("error: {}", error.message),
-        }
-    }
-
     #[test]
     fn a_direct_call_gives_what_the_snippet_gives_through_rhai() {
         let modules = [
@@ -190,22 +177,20 @@ mod tests {
             "n::cross(case)",
         ];
         // A private function, a wrong number of arguments, a module with a constant.
-        let through_rhai = ["m::helper(case)", "m::touch(case, form)", "k::over(case)"];
-        for source in direct.iter().chain(&through_rhai) {
+        let not_direct = ["m::helper(case)", "m::touch(case, form)", "k::over(case)"];
+        for source in direct.iter().chain(&not_direct) {
             let script = rules.compile(source).expect(source);
             assert_eq!(script.call.is_some(), direct.contains(source), "{source}");
             let fresh = || Bindings::new(&case, &form, &actor, at());
-            let mut everything = fresh();
-            everything.prepare(Roots::named_in("case form actor now today links"));
-            let expected = shown(rules.eval_rhai(&script, &mut everything));
+            let expected = through_rhai(&rules, &script, fresh());
             assert_eq!(
-                shown(rules.eval(&script, &mut fresh())),
+                answered(&rules, &script, &mut fresh()),
                 expected,
                 "{source}"
             );
             let as_json = rules.eval_json(&script, &mut fresh());
             let rhai_json = rules
-                .eval_rhai(&script, &mut everything)
+                .eval_rhai(&script, &mut everything(fresh()))
                 .and_then(|value| crate::rules::to_json(&value));
             assert_eq!(as_json, rhai_json, "{source} as JSON");
         }

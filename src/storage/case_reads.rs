@@ -6,24 +6,20 @@
 //! it runs where it is asked for instead of on a blocking thread. In WAL mode
 //! a reader never waits for the writer.
 
-use std::sync::{LazyLock, Mutex};
+use std::sync::Mutex;
 
 use rusqlite::Error::FromSqlConversionFailure;
 use rusqlite::types::Type;
 use rusqlite::{Connection, OptionalExtension, Row};
 use uuid::Uuid;
 
-use super::cases::{COLUMNS, CaseRecord};
+use super::cases::{CASE_BY_ID, CaseRecord};
 use super::connect::SqliteFile;
 use super::{StoreError, StoreResult};
 
 /// Idle connections kept for the next read. A read holds one only while it
 /// runs and never awaits, so no more are in use at once than threads read.
 const IDLE_READERS: usize = 8;
-
-static CASE_BY_ID: LazyLock<String> = LazyLock::new(|| {
-    format!("SELECT {COLUMNS} FROM cases WHERE org_id = ?1 AND id = ?2 AND deleted_at IS NULL")
-});
 
 #[derive(Debug)]
 pub(super) struct CaseReads {
@@ -68,7 +64,7 @@ fn read_case(connection: &Connection, org: Uuid, id: Uuid) -> StoreResult<CaseRe
         .ok_or(StoreError::NotFound)
 }
 
-/// The row in the columns [`COLUMNS`] names, in its order.
+/// The row in the columns [`super::cases::COLUMNS`] names, in its order.
 fn case_of(row: &Row<'_>) -> rusqlite::Result<CaseRecord> {
     let data = serde_json::from_str(row.get_ref(6)?.as_str()?)
         .map_err(|error| FromSqlConversionFailure(6, Type::Text, Box::new(error)))?;

@@ -89,6 +89,12 @@ pub struct CasePage {
 
 pub(super) const COLUMNS: &str = "id, org_id, workflow, workflow_version, state, version, data, audit_hash, created_at, created_by, updated_at, updated_by, closed_at, legal_hold";
 
+/// One live case of an organisation by its id, for sqlx and for the rusqlite
+/// reads (`case_reads`) alike: SQLite numbers `$1` and `$2` in order.
+pub(super) static CASE_BY_ID: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!("SELECT {COLUMNS} FROM cases WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL")
+});
+
 macro_rules! case_from_row {
     ($row:expr) => {{
         let row = $row;
@@ -130,11 +136,8 @@ impl Store {
         if let Some(reads) = &self.case_reads {
             return reads.case(org, id);
         }
-        let sql = format!(
-            "SELECT {COLUMNS} FROM cases WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL"
-        );
         scoped!(&self.db, Scope::Org(org), |conn| {
-            let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            let row = sqlx::query(sqlx::AssertSqlSafe(CASE_BY_ID.as_str()))
                 .bind(org)
                 .bind(id)
                 .fetch_optional(conn)

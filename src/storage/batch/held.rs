@@ -23,8 +23,8 @@ use crate::storage::{StoreError, StoreResult};
 /// The writer writes through its own rusqlite connection (`raw`), opened at its
 /// first batch and kept.
 pub(super) struct Held {
-    connection: Option<PoolConnection<Sqlite>>,
-    since: Option<Instant>,
+    /// The pool's connection and when the writer took it.
+    connection: Option<(PoolConnection<Sqlite>, Instant)>,
     file: Option<SqliteFile>,
     raw: Option<rusqlite::Connection>,
 }
@@ -32,11 +32,17 @@ pub(super) struct Held {
 /// The longest the writer keeps the pool's write connection from others.
 const HOLD_AT_MOST: Duration = Duration::from_millis(40);
 
+/// How long an idle writer keeps the pool's write connection before giving it
+/// back. Under load the next move usually comes within it; given back at every
+/// empty queue, the connection went to the job workers' statements, and the
+/// writer then waited behind each of them in turn: 99–173 batches of an HTTP
+/// fire run waited 0.55–1.02 s in all for it (BENCHMARKS.md, session 10).
+pub(super) const IDLE_BEFORE_RELEASE: Duration = Duration::from_millis(2);
+
 impl Held {
     pub(super) fn new(file: Option<SqliteFile>) -> Self {
         Self {
             connection: None,
-            since: None,
             file,
             raw: None,
         }
@@ -48,14 +54,14 @@ impl Held {
         pool: &SqlitePool,
     ) -> StoreResult<&mut rusqlite::Connection> {
         if self
-            .since
-            .is_some_and(|since| since.elapsed() > HOLD_AT_MOST)
+            .connection
+            .as_ref()
+            .is_some_and(|(_, since)| since.elapsed() > HOLD_AT_MOST)
         {
             self.release();
         }
         if self.connection.is_none() {
-            self.connection = Some(pool.acquire().await?);
-            self.since = Some(Instant::now());
+            self.connection = Some((pool.acquire().await?, Instant::now()));
         }
         match (&mut self.raw, &self.file) {
             (Some(raw), _) => Ok(raw),
@@ -73,6 +79,5 @@ impl Held {
 
     pub(super) fn release(&mut self) {
         self.connection = None;
-        self.since = None;
     }
 }

@@ -26,19 +26,11 @@ use super::audit::AuditEntry;
 use super::cases::{Move, NewCase, OutboxItem};
 use super::connect::SqliteFile;
 use super::{Db, StoreError, StoreResult, on_db};
-use held::Held;
+use held::{Held, IDLE_BEFORE_RELEASE};
 use reads::ReadLog;
 
 /// The most writes one transaction takes.
 const MAX_BATCH: usize = 256;
-
-/// How long an idle SQLite writer keeps the pool's write connection (see
-/// `Held`) before giving it back. Under load the next move usually comes
-/// within it; given back at every empty queue, the connection went to the job
-/// workers' statements, and the writer then waited behind each of them in
-/// turn: 99–173 batches of an HTTP fire run waited 0.55–1.02 s in all for it
-/// (BENCHMARKS.md, session 10).
-const IDLE_BEFORE_RELEASE: std::time::Duration = std::time::Duration::from_millis(2);
 
 pub(super) enum WriteOp {
     Insert(Box<NewCase>, JsonText),
@@ -276,28 +268,25 @@ async fn run(
         // take the next one while this one commits.
         let taken = {
             let mut queue = queue.lock().await;
-            let mut soon = None;
-            if queue.is_empty() && held.holds() {
-                soon = tokio::time::timeout(
-                    IDLE_BEFORE_RELEASE,
-                    queue.recv_many(&mut batch, MAX_BATCH),
-                )
-                .await
-                .ok();
-                if soon.is_none() {
+            // The pool's write connection is kept through a short pause (see `Held`).
+            let soon = if queue.is_empty() && held.holds() {
+                let next = queue.recv_many(&mut batch, MAX_BATCH);
+                tokio::time::timeout(IDLE_BEFORE_RELEASE, next).await.ok()
+            } else {
+                None
+            };
+            if soon.is_some() {
+                soon
+            } else {
+                if queue.is_empty() {
                     held.release();
                 }
-            }
-            match soon {
-                Some(taken) => Some(taken),
-                None => {
-                    // Read only now: rows may have come while another writer held the queue.
-                    let due = pending_reads().due();
-                    let next = queue.recv_many(&mut batch, MAX_BATCH);
-                    match due {
-                        Some(due) => tokio::time::timeout_at(due, next).await.ok(),
-                        None => Some(next.await),
-                    }
+                // Read only now: rows may have come while another writer held the queue.
+                let due = pending_reads().due();
+                let next = queue.recv_many(&mut batch, MAX_BATCH);
+                match due {
+                    Some(due) => tokio::time::timeout_at(due, next).await.ok(),
+                    None => Some(next.await),
                 }
             }
         };
