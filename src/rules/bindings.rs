@@ -198,7 +198,11 @@ impl<'a> Bindings<'a> {
         self.read_with(read, to_dynamic)
     }
 
-    fn read_with<T>(&self, read: &FieldRead, take: impl FnOnce(&Value) -> T) -> Option<T> {
+    pub(super) fn read_with<T>(
+        &self,
+        read: &FieldRead,
+        take: impl FnOnce(&Value) -> T,
+    ) -> Option<T> {
         let root = self.root_value(read.root);
         let mut current = &*root;
         for field in &read.fields {

@@ -5,7 +5,8 @@
 //! Through a snippet, Rhai converts `case` and `form` into its scope and then copies each
 //! argument again into the function's own variables: for the referral guard, the copies
 //! were about a tenth of firing the transition. Here each argument is converted once,
-//! from the JSON, and handed over without a copy.
+//! from the JSON, and handed over without a copy; and only the fields the function can
+//! read are converted (see `shape`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use std::sync::Arc;
 use rhai::{AST, CallFnOptions, Dynamic, Engine, Scope};
 
 use super::bindings::{Bindings, FieldRead};
+use super::shape::{Shape, parameter_shapes};
 
 /// `module::function(argument, …)` where every argument is a variable or a chain of fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,8 +64,8 @@ pub(super) struct DirectModules {
 
 struct DirectModule {
     ast: Arc<AST>,
-    /// Each public function with its number of parameters.
-    public: Vec<(String, usize)>,
+    /// Each public function with the shape of each of its parameters.
+    public: Vec<(String, Vec<Shape>)>,
 }
 
 impl DirectModules {
@@ -74,9 +76,9 @@ impl DirectModules {
             return;
         }
         let public = ast
-            .iter_functions()
+            .iter_fn_def()
             .filter(|function| function.access == rhai::FnAccess::Public)
-            .map(|function| (function.name.to_owned(), function.params.len()))
+            .map(|function| (function.name.to_string(), parameter_shapes(&ast, function)))
             .collect();
         let ast = Arc::new(ast);
         self.modules
@@ -85,12 +87,15 @@ impl DirectModules {
 
     /// Whether `call` names a public function of a registered module with as many parameters.
     pub(super) fn can_call(&self, call: &ModuleCall) -> bool {
-        self.modules.get(&call.module).is_some_and(|module| {
-            module
-                .public
-                .iter()
-                .any(|(name, params)| *name == call.function && *params == call.arguments.len())
-        })
+        self.shapes(call).is_some()
+    }
+
+    fn shapes(&self, call: &ModuleCall) -> Option<(&DirectModule, &[Shape])> {
+        let module = self.modules.get(&call.module)?;
+        let (_, shapes) = module.public.iter().find(|(name, shapes)| {
+            *name == call.function && shapes.len() == call.arguments.len()
+        })?;
+        Some((module, shapes))
     }
 
     /// The function's result, or `None` where the snippet should go through Rhai instead:
@@ -102,11 +107,12 @@ impl DirectModules {
         call: &ModuleCall,
         bindings: &Bindings,
     ) -> Option<Dynamic> {
-        let module = self.modules.get(&call.module)?;
+        let (module, shapes) = self.shapes(call)?;
         let arguments = call
             .arguments
             .iter()
-            .map(|argument| bindings.read_dynamic(argument))
+            .zip(shapes)
+            .map(|(argument, shape)| bindings.read_with(argument, |value| shape.to_dynamic(value)))
             .collect::<Option<Vec<_>>>()?;
         let options = CallFnOptions::new().eval_ast(false).rewind_scope(true);
         engine
@@ -143,6 +149,14 @@ mod tests {
         fn runs_away(case) { loop { case.count += 1; } }
         fn missing(case) { case.nothing.deeper }
         fn no_arguments() { 42 }
+        fn narrow(case, form) {
+            `${case.client.name} ${case.client.name.len} ${case.client.born.len()} ${case.list[1]} ${case?.nothing?.x} ${form.risk} ${case.client.name.missing}`
+        }
+        fn closes(case) { let add = |x| x + case.count; add.call(1) }
+        fn in_scope(case) { peek!() }
+        fn peek() { case.count }
+        fn grow(case) { case.client.extra = 1; case }
+        fn shadow(case) { let case = #{ count: 1 }; case.count }
     "#;
 
     const CALLS_ANOTHER: &str = "fn cross(case) { m::sibling(case) * 2 }";
@@ -161,7 +175,10 @@ mod tests {
         ];
         let (rules, failures) = Rules::new(&modules, ReferenceData::default());
         assert!(failures.is_empty(), "{failures:?}");
-        let case = json!({"client": {"name": "Aroha", "born": "2001-02-03"}, "count": 7});
+        let case = json!({
+            "client": {"name": "Aroha", "born": "2001-02-03"}, "count": 7,
+            "list": [1, 2, 3], "other": {"x": 1}
+        });
         let form = json!({"risk": "critical", "plan": false, "n": 2.5, "big": u64::MAX});
         let actor = Actor::user("u-1", vec!["clinician".to_owned()]);
         let direct = [
@@ -175,6 +192,11 @@ mod tests {
             "m::no_arguments()",
             "m::meets(case, case.client, today)",
             "n::cross(case)",
+            "m::narrow(case, form)",
+            "m::closes(case)",
+            "m::in_scope(case)",
+            "m::grow(case)",
+            "m::shadow(case)",
         ];
         // A private function, a wrong number of arguments, a module with a constant.
         let not_direct = ["m::helper(case)", "m::touch(case, form)", "k::over(case)"];

@@ -11,6 +11,7 @@ mod data;
 mod direct;
 mod helpers;
 mod scan;
+mod shape;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
