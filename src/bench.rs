@@ -230,7 +230,7 @@ pub async fn floor_phase(
                     let began = Instant::now();
                     let change = floor_move(&record, step);
                     let hash = change.audit.hash.clone();
-                    store.apply_move(change).await?;
+                    store.apply_move(change, &record.data).await?;
                     measured
                         .latencies_us
                         .push(began.elapsed().as_micros() as u64);
@@ -303,7 +303,6 @@ fn floor_move(case: &CaseRecord, step: usize) -> Move {
         case_id: case.id,
         from_version: case.version,
         state: format!("state_{step}"),
-        data: case.data.clone(),
         actor: "bench".to_owned(),
         at: now,
         closed: false,

@@ -62,7 +62,7 @@ async fn assess(
     service: &Service,
     org: Uuid,
     case: Uuid,
-) -> caseflow::service::ServiceResult<caseflow::storage::CaseRecord> {
+) -> caseflow::service::ServiceResult<std::sync::Arc<caseflow::storage::CaseRecord>> {
     service
         .fire(org, &clinician(), case, "assess", &assessment(), None, None)
         .await
@@ -166,7 +166,7 @@ async fn a_stale_expected_version_is_a_conflict_and_writes_nothing() {
         );
         let stored = service.store().case(org, case.id).await.expect("case");
         assert_eq!(
-            stored, moved,
+            stored, *moved,
             "{}: what fire returns is what was stored",
             db.kind
         );
@@ -604,14 +604,14 @@ async fn stale_moves_in_a_shared_commit_fail_alone() {
             let from_version = if i % 2 == 0 { 2 } else { 1 };
             let mut change = simple_move(org, case, from_version);
             change.outbox.push(marker());
-            let store = store.clone();
-            tasks.spawn(async move { (i, store.apply_move(change).await) });
+            let (store, data) = (store.clone(), case.data.clone());
+            tasks.spawn(async move { (i, store.apply_move(change, &data).await) });
         }
         // And for one case, a stale and a current move race each other.
         let mut stale = simple_move(org, &cases[0], 1);
         stale.outbox.push(marker());
-        let store_again = store.clone();
-        let raced = tokio::spawn(async move { store_again.apply_move(stale).await });
+        let (store_again, data) = (store.clone(), cases[0].data.clone());
+        let raced = tokio::spawn(async move { store_again.apply_move(stale, &data).await });
         let mut applied = 0;
         while let Some(joined) = tasks.join_next().await {
             let (i, result) = joined.expect("task");
@@ -694,7 +694,6 @@ fn simple_move(
         case_id: case.id,
         from_version,
         state: case.state.clone(),
-        data: case.data.clone(),
         actor: "tester".to_owned(),
         at,
         closed: false,
@@ -1022,7 +1021,7 @@ async fn the_sqlite_writer_stores_values_as_sqlx_would() {
     assert!(!due.is_empty());
     assert!(due.iter().all(|kinds| kinds == "blob text"), "{due:?}");
     // And the record reads back as it was answered.
-    assert_eq!(store.case(org, case.id).await.expect("read"), moved);
+    assert_eq!(store.case(org, case.id).await.expect("read"), *moved);
 }
 
 /// On a SQLite file one case is read through caseflow's own rusqlite
@@ -1108,7 +1107,7 @@ async fn an_in_memory_sqlite_database_takes_moves() {
     let org = org_with_referral(&service, "memory").await;
     let case = open_referral(&service, org).await.expect("open");
     let moved = assess(&service, org, case.id).await.expect("moves");
-    assert_eq!(store.case(org, case.id).await.expect("read"), moved);
+    assert_eq!(store.case(org, case.id).await.expect("read"), *moved);
     let stray = std::fs::read_dir(".")
         .expect("the working directory")
         .flatten()

@@ -393,7 +393,7 @@ async fn fire(
     Extension(request_id): Extension<RequestId>,
     Path((id, name)): Path<(String, String)>,
     ApiJson(body): ApiJson<Fire>,
-) -> ApiResult<Json<CaseRecord>> {
+) -> ApiResult<Json<std::sync::Arc<CaseRecord>>> {
     forbid_read_only(&caller)?;
     let moved = state
         .service

@@ -236,7 +236,7 @@ impl Service {
                 outbox,
             })
             .await?;
-        self.remember(&record);
+        self.remember(Arc::new(record.clone()));
         Ok(record)
     }
 
@@ -252,7 +252,7 @@ impl Service {
         form: &Value,
         expected_version: Option<i64>,
         request_id: Option<&str>,
-    ) -> ServiceResult<CaseRecord> {
+    ) -> ServiceResult<Arc<CaseRecord>> {
         let request = FireRequest {
             org,
             actor,
@@ -278,7 +278,7 @@ impl Service {
         &self,
         case_id: Uuid,
         request: &FireRequest<'_>,
-    ) -> ServiceResult<CaseRecord> {
+    ) -> ServiceResult<Arc<CaseRecord>> {
         // The last version this process wrote saves a read; if another process
         // moved the case since, the version check or a refusal says so and the
         // move is decided again on what the database holds.
@@ -297,7 +297,7 @@ impl Service {
         &self,
         case: &CaseRecord,
         request: &FireRequest<'_>,
-    ) -> ServiceResult<CaseRecord> {
+    ) -> ServiceResult<Arc<CaseRecord>> {
         let case_id = case.id;
         if let Some(expected) = request.expected_version
             && expected != case.version
@@ -351,9 +351,10 @@ impl Service {
                 now,
                 request.request_id,
             )
-            .await;
+            .await
+            .map(Arc::new);
         match &moved {
-            Ok(after) => self.remember(after),
+            Ok(after) => self.remember(after.clone()),
             Err(_) => self.forget(request.org, case_id),
         }
         moved
@@ -366,8 +367,9 @@ impl Service {
             .and_then(|recent| recent.get(&(org, id)).cloned())
     }
 
-    fn remember(&self, case: &CaseRecord) {
-        let case = Arc::new(case.clone());
+    /// Keeps `case` as the last version this process wrote; shared with the
+    /// caller's answer rather than copied.
+    fn remember(&self, case: Arc<CaseRecord>) {
         if let Ok(mut recent) = self.recent.lock() {
             if recent.len() >= RECENT_CASES {
                 recent.clear();
@@ -418,36 +420,35 @@ impl Service {
             ..AuditEntry::next(case, &actor.id, now)
         }
         .sealed();
-        let after = CaseRecord {
-            id: case.id,
-            org_id: case.org_id,
-            workflow: case.workflow.clone(),
-            workflow_version: case.workflow_version,
-            state: to.clone(),
-            version: case.version + 1,
-            data: data.clone(),
-            audit_hash: audit.hash.clone(),
-            created_at: case.created_at,
-            created_by: case.created_by.clone(),
-            updated_at: now,
-            updated_by: actor.id.clone(),
-            closed_at: if closed { Some(now) } else { case.closed_at },
-            legal_hold: case.legal_hold,
-        };
+        let audit_hash = audit.hash.clone();
         let change = Move {
             org_id: case.org_id,
             case_id: case.id,
             from_version: case.version,
-            state: to,
-            data,
+            state: to.clone(),
             actor: actor.id.clone(),
             at: now,
             closed,
             outbox,
             audit,
         };
-        self.store.apply_move(change).await?;
-        Ok(after)
+        self.store.apply_move(change, &data).await?;
+        Ok(CaseRecord {
+            id: case.id,
+            org_id: case.org_id,
+            workflow: case.workflow.clone(),
+            workflow_version: case.workflow_version,
+            state: to,
+            version: case.version + 1,
+            data,
+            audit_hash,
+            created_at: case.created_at,
+            created_by: case.created_by.clone(),
+            updated_at: now,
+            updated_by: actor.id.clone(),
+            closed_at: if closed { Some(now) } else { case.closed_at },
+            legal_hold: case.legal_hold,
+        })
     }
 }
 

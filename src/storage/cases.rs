@@ -52,7 +52,6 @@ pub struct Move {
     pub case_id: Uuid,
     pub from_version: i64,
     pub state: String,
-    pub data: Value,
     pub actor: String,
     pub at: DateTime<Utc>,
     pub closed: bool,
@@ -127,8 +126,10 @@ impl Store {
     /// Applies a move if the case is still at `from_version`; `Conflict` if
     /// anyone moved it first. The state, the audit entry and the effects
     /// commit together or not at all, acknowledged only after the commit.
-    pub async fn apply_move(&self, change: Move) -> StoreResult<()> {
-        self.batch.write(WriteOp::moving(change)).await
+    /// `data` is the case's data after the move: only its JSON text goes to the
+    /// writer, so the caller keeps the value instead of copying it.
+    pub async fn apply_move(&self, change: Move, data: &Value) -> StoreResult<()> {
+        self.batch.write(WriteOp::moving(change, data)).await
     }
 
     /// One case of `org`; another organisation's case is simply not found.

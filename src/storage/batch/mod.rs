@@ -48,8 +48,8 @@ impl WriteOp {
         Self::Insert(Box::new(new), text)
     }
 
-    pub fn moving(change: Move) -> Self {
-        let text = JsonText::of(&change.data, &change.audit, &change.outbox);
+    pub fn moving(change: Move, data: &Value) -> Self {
+        let text = JsonText::of(data, &change.audit, &change.outbox);
         Self::Move(Box::new(change), text)
     }
 }
