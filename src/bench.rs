@@ -224,7 +224,7 @@ pub async fn floor_phase(
                     return Ok::<Measured, crate::storage::StoreError>(measured);
                 }
                 let case = floor_case(org, index, workflow_version);
-                let mut record = case.record.clone();
+                let mut record = CaseRecord::clone(&case.record);
                 store.insert_case(case).await?;
                 for step in 0..script_for(index).steps.len() {
                     let began = Instant::now();
@@ -276,7 +276,7 @@ fn floor_case(org: Uuid, index: usize, workflow_version: i64) -> NewCase {
         legal_hold: false,
     };
     NewCase {
-        record,
+        record: std::sync::Arc::new(record),
         audit,
         outbox: Vec::new(),
     }

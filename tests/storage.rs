@@ -51,7 +51,7 @@ async fn org_with_referral(service: &Service, name: &str) -> Uuid {
 async fn open_referral(
     service: &Service,
     org: Uuid,
-) -> caseflow::service::ServiceResult<caseflow::storage::CaseRecord> {
+) -> caseflow::service::ServiceResult<std::sync::Arc<caseflow::storage::CaseRecord>> {
     service
         .create_case(org, &Actor::system(), "referral", referral_data(), None)
         .await
@@ -84,11 +84,11 @@ async fn fifty_staff_pressing_the_same_button_make_exactly_one_move() {
         let case = open_referral(&service, org).await.expect("open");
         let mut tasks = tokio::task::JoinSet::new();
         for i in 0..50 {
-            let service = service.clone();
+            let (service, id) = (service.clone(), case.id);
             tasks.spawn(async move {
                 let actor = Actor::user(format!("u-{i}"), vec!["clinician".to_owned()]);
                 service
-                    .fire(org, &actor, case.id, "assess", &assessment(), None, None)
+                    .fire(org, &actor, id, "assess", &assessment(), None, None)
                     .await
             });
         }

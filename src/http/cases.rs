@@ -88,7 +88,7 @@ async fn create(
     caller: Caller,
     Extension(request_id): Extension<RequestId>,
     ApiJson(body): ApiJson<NewCase>,
-) -> ApiResult<(StatusCode, Json<CaseRecord>)> {
+) -> ApiResult<(StatusCode, Json<std::sync::Arc<CaseRecord>>)> {
     forbid_read_only(&caller)?;
     let case = state
         .service

@@ -181,7 +181,7 @@ impl Service {
         workflow: &str,
         data: Value,
         request_id: Option<&str>,
-    ) -> ServiceResult<CaseRecord> {
+    ) -> ServiceResult<Arc<CaseRecord>> {
         self.create_case_with_id(org, actor, workflow, data, request_id, Uuid::now_v7())
             .await
     }
@@ -197,7 +197,7 @@ impl Service {
         data: Value,
         request_id: Option<&str>,
         id: Uuid,
-    ) -> ServiceResult<CaseRecord> {
+    ) -> ServiceResult<Arc<CaseRecord>> {
         let version = self.latest_version(org, workflow).await?;
         let definition = self.definition(org, workflow, version).await?;
         let now = self.now();
@@ -212,14 +212,15 @@ impl Service {
             ..AuditEntry::opening(id, org, &outcome.to, &actor.id, now)
         }
         .sealed();
-        let record = CaseRecord {
+        let outbox = outbox_items(&outcome, now);
+        let record = Arc::new(CaseRecord {
             id,
             org_id: org,
             workflow: definition.id.clone(),
             workflow_version: version,
-            state: outcome.to.clone(),
+            state: outcome.to,
             version: 1,
-            data: outcome.data.clone(),
+            data: outcome.data,
             audit_hash: audit.hash.clone(),
             created_at: now,
             created_by: actor.id.clone(),
@@ -227,8 +228,7 @@ impl Service {
             updated_by: actor.id.clone(),
             closed_at: None,
             legal_hold: false,
-        };
-        let outbox = outbox_items(&outcome, now);
+        });
         self.store
             .insert_case(NewCase {
                 record: record.clone(),
@@ -236,7 +236,7 @@ impl Service {
                 outbox,
             })
             .await?;
-        self.remember(Arc::new(record.clone()));
+        self.remember(record.clone());
         Ok(record)
     }
 

@@ -1,6 +1,8 @@
 //! Cases: opening one and applying a move, each in one transaction with its
 //! audit entry and outbox effects; reading them, always within an organisation.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::Row;
@@ -41,7 +43,8 @@ pub struct OutboxItem {
 }
 
 pub struct NewCase {
-    pub record: CaseRecord,
+    /// Shared with the caller's answer: the writer only reads it.
+    pub record: Arc<CaseRecord>,
     pub audit: AuditEntry,
     pub outbox: Vec<OutboxItem>,
 }
