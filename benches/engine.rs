@@ -1,14 +1,15 @@
 //! Micro-benchmarks of the engine on the shipped referral workflow:
-//! a compiled guard, a 15-field form, `fire` with guard + form + set,
+//! a compiled guard, a 15-field form, `fire` with guard + form + set (on a
+//! borrowed case, and on one handed over as the service does),
 //! `available`, and checking 100 workflow files.
 
 use std::hint::black_box;
 use std::path::Path;
 
-use caseflow::engine::{CaseView, Catalog, available, fire};
+use caseflow::engine::{CaseView, Catalog, available, fire, fire_taking};
 use caseflow::rules::{Actor, Bindings};
 use chrono::{DateTime, Utc};
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use serde_json::json;
 
 fn shipped() -> Catalog {
@@ -93,6 +94,28 @@ fn engine(c: &mut Criterion) {
             )
             .expect("moves")
         })
+    });
+
+    // As the service fires a case it holds alone: the case's data is handed over (its copy
+    // here is made outside the measurement, as the service has it already).
+    c.bench_function("fire taking the case: assess", |b| {
+        b.iter_batched(
+            || data.clone(),
+            |data| {
+                fire_taking(
+                    &referral,
+                    "submitted",
+                    data,
+                    &serde_json::Value::Null,
+                    "assess",
+                    black_box(&form),
+                    &clinician,
+                    now(),
+                )
+                .expect("moves")
+            },
+            BatchSize::SmallInput,
+        )
     });
 
     let lead = Actor::user("u-lead", vec!["team_leader".to_owned()]);

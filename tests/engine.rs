@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 
 use caseflow::engine::{
     CaseView, Catalog, DeadlineResult, Definition, Effect, Outcome, Refusal, Sources, available,
-    deadline_due, fire, start,
+    deadline_due, fire, fire_taking, start,
 };
 use caseflow::rules::Actor;
 use chrono::{DateTime, TimeDelta, Utc};
@@ -91,6 +91,43 @@ fn firing_returns_the_move_its_changes_and_effects() {
         json!({"client": "Aroha"}),
         "the input case is never modified"
     );
+}
+
+#[test]
+fn a_case_handed_over_moves_as_a_borrowed_one_does() {
+    let catalog = catalog(common::INTAKE_YAML);
+    let definition = catalog.definition("intake").expect("intake");
+    let lead = Actor::user("u-2", vec!["lead".to_owned()]);
+    let data = json!({"client": "Aroha", "outcome": "good", "notes": ["a"]});
+    for state in ["open", "done"] {
+        for form in [
+            json!({"outcome": "good"}),
+            json!({"outcome": "bad"}),
+            json!({"outcome": "great"}),
+        ] {
+            for actor in [worker(), lead.clone()] {
+                let borrowed = fire(
+                    definition,
+                    CaseView { state, data: &data },
+                    "finish",
+                    &form,
+                    &actor,
+                    now(),
+                );
+                let taken = fire_taking(
+                    definition,
+                    state,
+                    data.clone(),
+                    &Value::Null,
+                    "finish",
+                    &form,
+                    &actor,
+                    now(),
+                );
+                assert_eq!(taken, borrowed, "{state} {form} {actor:?}");
+            }
+        }
+    }
 }
 
 #[test]

@@ -146,6 +146,18 @@ impl<'a> Bindings<'a> {
         }
     }
 
+    /// As [`Bindings::new`], owning the case's data, so that `set` changes it in place.
+    pub fn taking(case: Value, form: &'a Value, actor: &'a Actor, now: DateTime<Utc>) -> Self {
+        Self {
+            case: Cow::Owned(case),
+            ..Self::new(&Value::Null, form, actor, now)
+        }
+    }
+
+    pub fn actor(&self) -> &'a Actor {
+        self.actor
+    }
+
     /// Lets rules read the linked cases' data as `links` (link name → data); a link whose
     /// case is not there reads as `()`, and without links `links` is an empty map.
     #[must_use]

@@ -281,21 +281,22 @@ impl Service {
     ) -> ServiceResult<Arc<CaseRecord>> {
         // The last version this process wrote saves a read; if another process
         // moved the case since, the version check or a refusal says so and the
-        // move is decided again on what the database holds.
-        if let Some(cached) = self.recent_case(request.org, case_id) {
-            match self.fire_on(&cached, request).await {
+        // move is decided again on what the database holds. It leaves the cache
+        // while it moves, so that the engine can usually take its data over.
+        if let Some(cached) = self.take_recent(request.org, case_id) {
+            match self.fire_on(cached, request).await {
                 Ok(moved) => return Ok(moved),
                 Err(ServiceError::Conflict(_) | ServiceError::Refused(_)) => {}
                 Err(other) => return Err(other),
             }
         }
         let case = self.store.case(request.org, case_id).await?;
-        self.fire_on(&case, request).await
+        self.fire_on(Arc::new(case), request).await
     }
 
     async fn fire_on(
         &self,
-        case: &CaseRecord,
+        mut case: Arc<CaseRecord>,
         request: &FireRequest<'_>,
     ) -> ServiceResult<Arc<CaseRecord>> {
         let case_id = case.id;
@@ -311,25 +312,45 @@ impl Service {
             .definition(request.org, &case.workflow, case.workflow_version)
             .await?;
         let now = self.now();
-        let view = CaseView {
-            state: &case.state,
-            data: &case.data,
-        };
         let links = if definition.links.is_empty() {
             Value::Null
         } else {
             self.linked_data(request.org, &definition, &case.data)
                 .await?
         };
-        let outcome = crate::engine::fire_with_links(
-            &definition,
-            view,
-            &links,
-            request.transition,
-            request.form,
-            request.actor,
-            now,
-        )
+        // Nobody else holds this version (the last answer is usually gone), so the
+        // move changes its data in place instead of copying it; `unique:` compares
+        // the data before and after, so it keeps the before.
+        let taken = definition
+            .unique
+            .is_empty()
+            .then(|| Arc::get_mut(&mut case))
+            .flatten()
+            .map(|record| std::mem::take(&mut record.data));
+        let outcome = match taken {
+            Some(data) => crate::engine::fire_taking(
+                &definition,
+                &case.state,
+                data,
+                &links,
+                request.transition,
+                request.form,
+                request.actor,
+                now,
+            ),
+            None => crate::engine::fire_with_links(
+                &definition,
+                CaseView {
+                    state: &case.state,
+                    data: &case.data,
+                },
+                &links,
+                request.transition,
+                request.form,
+                request.actor,
+                now,
+            ),
+        }
         .map_err(ServiceError::Refused)?;
         self.check_user_fields(request.org, &definition, request.transition, request.form)
             .await?;
@@ -344,7 +365,7 @@ impl Service {
         let moved = self
             .write_move(
                 &definition,
-                case,
+                &case,
                 outcome,
                 request.actor,
                 request.form,
@@ -360,11 +381,11 @@ impl Service {
         moved
     }
 
-    fn recent_case(&self, org: Uuid, id: Uuid) -> Option<Arc<CaseRecord>> {
+    fn take_recent(&self, org: Uuid, id: Uuid) -> Option<Arc<CaseRecord>> {
         self.recent
             .lock()
             .ok()
-            .and_then(|recent| recent.get(&(org, id)).cloned())
+            .and_then(|mut recent| recent.remove(&(org, id)))
     }
 
     /// Keeps `case` as the last version this process wrote; shared with the
