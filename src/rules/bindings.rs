@@ -134,6 +134,7 @@ impl<'a> Bindings<'a> {
         }
     }
 
+    /// Who fires the move.
     pub fn actor(&self) -> &'a Actor {
         self.actor
     }

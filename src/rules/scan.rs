@@ -1,8 +1,8 @@
 //! What a snippet reads, found from its text, for definition checks.
 //!
-//! Rhai's AST is not public without the `internals` feature, and the checks
-//! here only warn or catch misspelt names, so a scan that skips string
-//! literals and comments is enough.
+//! The checks here only warn or catch misspelt names, so a scan of the text
+//! that skips string literals and comments is enough (`shape` walks the
+//! compiled AST where the answer must be exact).
 
 /// The snippet with string literals and comments blanked out, byte for byte the same
 /// length, so an index into it is an index into the source.
