@@ -6,7 +6,7 @@
 use std::hint::black_box;
 use std::path::Path;
 
-use caseflow::engine::{CaseView, Catalog, available, fire, fire_taking};
+use caseflow::engine::{CaseView, Catalog, available, fire, fire_with_bindings};
 use caseflow::rules::{Actor, Bindings};
 use chrono::{DateTime, Utc};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
@@ -102,17 +102,8 @@ fn engine(c: &mut Criterion) {
         b.iter_batched(
             || data.clone(),
             |data| {
-                fire_taking(
-                    &referral,
-                    "submitted",
-                    data,
-                    &serde_json::Value::Null,
-                    "assess",
-                    black_box(&form),
-                    &clinician,
-                    now(),
-                )
-                .expect("moves")
+                let bindings = Bindings::taking(data, black_box(&form), &clinician, now());
+                fire_with_bindings(&referral, "submitted", bindings, "assess").expect("moves")
             },
             BatchSize::SmallInput,
         )

@@ -9,9 +9,9 @@ use std::collections::BTreeSet;
 
 use caseflow::engine::{
     CaseView, Catalog, DeadlineResult, Definition, Effect, Outcome, Refusal, Sources, available,
-    deadline_due, fire, fire_taking, start,
+    deadline_due, fire, fire_with_bindings, start,
 };
-use caseflow::rules::Actor;
+use caseflow::rules::{Actor, Bindings};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{Value, json};
 
@@ -114,16 +114,8 @@ fn a_case_handed_over_moves_as_a_borrowed_one_does() {
                     &actor,
                     now(),
                 );
-                let taken = fire_taking(
-                    definition,
-                    state,
-                    data.clone(),
-                    &Value::Null,
-                    "finish",
-                    &form,
-                    &actor,
-                    now(),
-                );
+                let bindings = Bindings::taking(data.clone(), &form, &actor, now());
+                let taken = fire_with_bindings(definition, state, bindings, "finish");
                 assert_eq!(taken, borrowed, "{state} {form} {actor:?}");
             }
         }

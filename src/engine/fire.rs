@@ -82,38 +82,18 @@ pub fn fire_with_links(
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<Outcome, Refusal> {
-    let bindings = Bindings::new(case.data, form, actor, now);
-    fire_bound(
-        definition, case.state, bindings, links, transition, form, now,
-    )
+    let bindings = Bindings::new(case.data, form, actor, now).with_links(links);
+    fire_with_bindings(definition, case.state, bindings, transition)
 }
 
-/// As [`fire_with_links`], with the case's data handed over: a move's `set`s change it
-/// in place instead of copying the whole case first.
-#[allow(clippy::too_many_arguments)]
-pub fn fire_taking(
+/// As [`fire_with_links`], with the case's data, the form, the actor, the clock and the
+/// links already in `bindings`. Made with [`Bindings::taking`], the case's data is handed
+/// over, and the move's `set`s change it in place instead of copying the whole case first.
+pub fn fire_with_bindings(
     definition: &Definition,
     state: &str,
-    data: Value,
-    links: &Value,
+    mut bindings: Bindings<'_>,
     transition: &str,
-    form: &Value,
-    actor: &Actor,
-    now: DateTime<Utc>,
-) -> Result<Outcome, Refusal> {
-    let bindings = Bindings::taking(data, form, actor, now);
-    fire_bound(definition, state, bindings, links, transition, form, now)
-}
-
-/// Both ways of firing, once the case is in `bindings`.
-fn fire_bound<'a>(
-    definition: &Definition,
-    state: &str,
-    bindings: Bindings<'a>,
-    links: &'a Value,
-    transition: &str,
-    form: &Value,
-    now: DateTime<Utc>,
 ) -> Result<Outcome, Refusal> {
     let transition = definition
         .transitions
@@ -124,9 +104,9 @@ fn fire_bound<'a>(
         data: bindings.case(),
     };
     check_may_fire(definition, case, transition, bindings.actor())?;
-    check_form(transition, form)?;
+    check_form(transition, bindings.form())?;
+    let now = bindings.now();
     let rules = &definition.rules;
-    let mut bindings = bindings.with_links(links);
     if let Some(guard) = &transition.guard {
         let verdict = rules
             .eval(&guard.script, &mut bindings)

@@ -33,7 +33,7 @@ pub use definition::{
 pub use diagnostics::{Diagnostic, Pos, Severity};
 pub use duration::{Duration, DurationError, Unit};
 pub use fire::{
-    CaseView, available, available_with_links, fire, fire_taking, fire_with_links, start,
+    CaseView, available, available_with_links, fire, fire_with_bindings, fire_with_links, start,
 };
 pub use outcome::{Availability, Change, Effect, Outcome, Refusal};
 pub use parse::{ParsedWorkflow, parse_workflow};

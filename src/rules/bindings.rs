@@ -139,6 +139,16 @@ impl<'a> Bindings<'a> {
         self.actor
     }
 
+    /// The form sent with the move (`null` without one).
+    pub fn form(&self) -> &'a Value {
+        self.form
+    }
+
+    /// The move's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
+
     /// Lets rules read the linked cases' data as `links` (link name → data); a link whose
     /// case is not there reads as `()`, and without links `links` is an empty map.
     #[must_use]
@@ -261,32 +271,41 @@ pub(in crate::rules) mod tests {
     }
 
     /// The bindings with every variable already in Rhai's scope.
-    pub(in crate::rules) fn everything(mut bindings: Bindings) -> Bindings {
+    fn everything(mut bindings: Bindings) -> Bindings {
         bindings.prepare(Roots(u8::MAX));
         bindings
     }
 
     /// What Rhai itself gives for `script`, with every variable in scope.
-    pub(in crate::rules) fn through_rhai(
-        rules: &Rules,
-        script: &Script,
-        bindings: Bindings,
-    ) -> String {
+    fn through_rhai(rules: &Rules, script: &Script, bindings: Bindings) -> String {
         match rules.eval_rhai(script, &mut everything(bindings)) {
             Ok(value) => format!("{} {value:?}", value.type_name()),
             Err(error) => format!("error: {}", error.message),
         }
     }
 
-    pub(in crate::rules) fn answered(
-        rules: &Rules,
-        script: &Script,
-        bindings: &mut Bindings,
-    ) -> String {
+    fn answered(rules: &Rules, script: &Script, bindings: &mut Bindings) -> String {
         match rules.eval(script, bindings) {
             Ok(value) => format!("{} {value:?}", value.type_name()),
             Err(error) => format!("error: {}", error.message),
         }
+    }
+
+    /// Asserts that `script` gives, as a Rhai value and as JSON, what Rhai itself gives
+    /// with every variable in scope; `fresh` makes a new set of bindings each time.
+    pub(in crate::rules) fn assert_gives_what_rhai_gives<'a>(
+        rules: &Rules,
+        script: &Script,
+        fresh: impl Fn() -> Bindings<'a>,
+        source: &str,
+    ) {
+        let expected = through_rhai(rules, script, fresh());
+        assert_eq!(answered(rules, script, &mut fresh()), expected, "{source}");
+        let as_json = rules.eval_json(script, &mut fresh());
+        let rhai_json = rules
+            .eval_rhai(script, &mut everything(fresh()))
+            .and_then(|value| crate::rules::to_json(&value));
+        assert_eq!(as_json, rhai_json, "{source} as JSON");
     }
 
     #[test]
@@ -346,17 +365,7 @@ pub(in crate::rules) mod tests {
                 let rhai_answers = left_to_rhai.contains(&source)
                     || (links.is_null() && source == "links.plan.budget");
                 assert_eq!(read.is_none(), rhai_answers, "{source}");
-                let expected = through_rhai(&rules, &script, fresh());
-                assert_eq!(
-                    answered(&rules, &script, &mut fresh()),
-                    expected,
-                    "{source}"
-                );
-                let as_json = rules.eval_json(&script, &mut fresh());
-                let rhai_json = rules
-                    .eval_rhai(&script, &mut everything(fresh()))
-                    .and_then(|value| crate::rules::to_json(&value));
-                assert_eq!(as_json, rhai_json, "{source} as JSON");
+                assert_gives_what_rhai_gives(&rules, &script, fresh, source);
             }
         }
     }

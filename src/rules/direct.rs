@@ -130,7 +130,7 @@ impl DirectModules {
 #[cfg(test)]
 mod tests {
     use super::ModuleCall;
-    use crate::rules::bindings::tests::{answered, at, everything, through_rhai};
+    use crate::rules::bindings::tests::{assert_gives_what_rhai_gives, at};
     use crate::rules::{Actor, Bindings, ReferenceData, Rules};
     use serde_json::{Value, json};
 
@@ -204,17 +204,7 @@ mod tests {
             let script = rules.compile(source).expect(source);
             assert_eq!(script.call.is_some(), direct.contains(source), "{source}");
             let fresh = || Bindings::new(&case, &form, &actor, at());
-            let expected = through_rhai(&rules, &script, fresh());
-            assert_eq!(
-                answered(&rules, &script, &mut fresh()),
-                expected,
-                "{source}"
-            );
-            let as_json = rules.eval_json(&script, &mut fresh());
-            let rhai_json = rules
-                .eval_rhai(&script, &mut everything(fresh()))
-                .and_then(|value| crate::rules::to_json(&value));
-            assert_eq!(as_json, rhai_json, "{source} as JSON");
+            assert_gives_what_rhai_gives(&rules, &script, fresh, source);
         }
         assert_eq!(
             case["client"]["name"],

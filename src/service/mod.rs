@@ -8,9 +8,9 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::engine::{CaseView, Catalog, Definition, Diagnostic, Effect, Outcome, Refusal};
+use crate::engine::{Catalog, Definition, Diagnostic, Effect, Outcome, Refusal};
 use crate::metrics::Metrics;
-use crate::rules::Actor;
+use crate::rules::{Actor, Bindings};
 
 mod links;
 mod publish;
@@ -327,30 +327,16 @@ impl Service {
             .then(|| Arc::get_mut(&mut case))
             .flatten()
             .map(|record| std::mem::take(&mut record.data));
-        let outcome = match taken {
-            Some(data) => crate::engine::fire_taking(
-                &definition,
-                &case.state,
-                data,
-                &links,
-                request.transition,
-                request.form,
-                request.actor,
-                now,
-            ),
-            None => crate::engine::fire_with_links(
-                &definition,
-                CaseView {
-                    state: &case.state,
-                    data: &case.data,
-                },
-                &links,
-                request.transition,
-                request.form,
-                request.actor,
-                now,
-            ),
-        }
+        let bindings = match taken {
+            Some(data) => Bindings::taking(data, request.form, request.actor, now),
+            None => Bindings::new(&case.data, request.form, request.actor, now),
+        };
+        let outcome = crate::engine::fire_with_bindings(
+            &definition,
+            &case.state,
+            bindings.with_links(&links),
+            request.transition,
+        )
         .map_err(ServiceError::Refused)?;
         self.check_user_fields(request.org, &definition, request.transition, request.form)
             .await?;
