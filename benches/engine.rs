@@ -12,6 +12,10 @@ use chrono::{DateTime, Utc};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use serde_json::json;
 
+/// The service's allocator (`src/main.rs`), so `fire` is measured as the service runs it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn shipped() -> Catalog {
     let sources = caseflow::home::load_sources(Path::new(env!("CARGO_MANIFEST_DIR")), None);
     let (catalog, diagnostics) = Catalog::load(&sources);
