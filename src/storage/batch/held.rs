@@ -29,8 +29,13 @@ pub(super) struct Held {
     raw: Option<rusqlite::Connection>,
 }
 
-/// The longest the writer keeps the pool's write connection from others.
-const HOLD_AT_MOST: Duration = Duration::from_millis(40);
+/// The longest the writer keeps the pool's write connection from others while
+/// moves keep coming. Each turn stalls every move for as long as the statements
+/// queued meanwhile take (5–30 ms under load), so at 40 ms the workers' turns
+/// took about a quarter of the writer's time in a long HTTP run; at 250 ms they
+/// still get four turns a second, and deadlines fired as late as before
+/// (BENCHMARKS.md, session 12).
+const HOLD_AT_MOST: Duration = Duration::from_millis(250);
 
 /// How long an idle writer keeps the pool's write connection before giving it
 /// back. Under load the next move usually comes within it; given back at every
