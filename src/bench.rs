@@ -295,7 +295,9 @@ fn floor_move(case: &CaseRecord, step: usize) -> Move {
     let outbox = vec![crate::storage::OutboxItem {
         id: Uuid::now_v7(),
         kind: "notify".to_owned(),
-        payload: json!({"effect": "notify", "template": "referral_assessed", "roles": ["team_leader"], "to": []}),
+        payload: json!({"effect": "notify", "template": "referral_assessed", "roles": ["team_leader"], "to": []})
+            .to_string()
+            .into(),
         available_at: now,
     }];
     Move {

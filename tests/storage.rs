@@ -656,7 +656,7 @@ fn marker() -> caseflow::storage::OutboxItem {
     caseflow::storage::OutboxItem {
         id: Uuid::now_v7(),
         kind: "test_marker".to_owned(),
-        payload: json!({}),
+        payload: "{}".into(),
         available_at: chrono::Utc::now() + chrono::Duration::days(365),
     }
 }

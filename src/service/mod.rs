@@ -477,7 +477,9 @@ fn outbox_items(outcome: &Outcome, now: DateTime<Utc>) -> Vec<OutboxItem> {
                 Effect::FireLinked { .. } => "fire_linked",
             }
             .to_owned(),
-            payload: serde_json::to_value(effect).unwrap_or(Value::Null),
+            payload: serde_json::to_string(effect)
+                .unwrap_or_else(|_| "null".to_owned())
+                .into(),
             available_at: now,
         })
         .collect()

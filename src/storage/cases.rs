@@ -38,7 +38,9 @@ pub struct CaseRecord {
 pub struct OutboxItem {
     pub id: Uuid,
     pub kind: String,
-    pub payload: Value,
+    /// The effect as JSON text: the writer only binds it, so it is serialised
+    /// once, straight from the effect.
+    pub payload: Arc<str>,
     pub available_at: DateTime<Utc>,
 }
 

@@ -44,12 +44,12 @@ pub(super) enum WriteOp {
 
 impl WriteOp {
     pub fn insert(new: NewCase) -> Self {
-        let text = JsonText::of(&new.record.data, &new.audit, &new.outbox);
+        let text = JsonText::of(&new.record.data, &new.audit);
         Self::Insert(Box::new(new), text)
     }
 
     pub fn moving(change: Move, data: &Value) -> Self {
-        let text = JsonText::of(data, &change.audit, &change.outbox);
+        let text = JsonText::of(data, &change.audit);
         Self::Move(Box::new(change), text)
     }
 }
@@ -61,12 +61,10 @@ pub(super) struct JsonText {
     pub form: Option<Arc<str>>,
     pub changes: Arc<str>,
     pub reasons: Arc<str>,
-    /// One per outbox item, in order.
-    pub payloads: Vec<Arc<str>>,
 }
 
 impl JsonText {
-    fn of(data: &Value, audit: &AuditEntry, outbox: &[OutboxItem]) -> Self {
+    fn of(data: &Value, audit: &AuditEntry) -> Self {
         // Not `Display`, which goes through the formatter a piece at a time.
         let text = |value: &Value| -> Arc<str> {
             Arc::from(serde_json::to_string(value).expect("a JSON value always serialises"))
@@ -76,7 +74,6 @@ impl JsonText {
             form: audit.form.as_ref().map(text),
             changes: text(&audit.changes),
             reasons: text(&audit.reasons),
-            payloads: outbox.iter().map(|item| text(&item.payload)).collect(),
         }
     }
 }
@@ -363,8 +360,8 @@ pub(super) struct Rows<'a> {
 pub(super) type AuditRow<'a> = (&'a AuditEntry, &'a JsonText);
 
 /// An outbox row with the audit entry it came from, when it was written,
-/// and its payload as text.
-pub(super) type OutboxRow<'a> = (&'a OutboxItem, &'a AuditEntry, DateTime<Utc>, &'a Arc<str>);
+/// and when it was written.
+pub(super) type OutboxRow<'a> = (&'a OutboxItem, &'a AuditEntry, DateTime<Utc>);
 
 impl<'a> Rows<'a> {
     /// The audit entries and outbox rows of the new cases and of the moves that applied.
@@ -376,8 +373,7 @@ impl<'a> Rows<'a> {
             outbox.extend(
                 new.outbox
                     .iter()
-                    .zip(&text.payloads)
-                    .map(|(item, payload)| (item, &new.audit, new.record.created_at, payload)),
+                    .map(|item| (item, &new.audit, new.record.created_at)),
             );
         }
         for &(change, text) in &self.moves {
@@ -387,8 +383,7 @@ impl<'a> Rows<'a> {
                     change
                         .outbox
                         .iter()
-                        .zip(&text.payloads)
-                        .map(|(item, payload)| (item, &change.audit, change.at, payload)),
+                        .map(|item| (item, &change.audit, change.at)),
                 );
             }
         }

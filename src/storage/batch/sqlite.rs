@@ -120,14 +120,14 @@ fn write(tx: &Transaction<'_>, rows: &Rows<'_>) -> StoreResult<HashSet<Uuid>> {
             "INSERT INTO outbox (id, org_id, case_id, seq, kind, payload, created_at, available_at) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?;
-        for (item, audit, at, payload) in &outbox {
+        for (item, audit, at) in &outbox {
             insert.execute(params![
                 item.id,
                 audit.org_id,
                 audit.case_id,
                 audit.seq,
                 item.kind,
-                &***payload,
+                &*item.payload,
                 time(*at),
                 time(item.available_at),
             ])?;
