@@ -13,6 +13,18 @@ pub struct Change {
     pub new: serde_json::Value,
 }
 
+impl Change {
+    /// `{path, old, new}`, as `serde_json::to_value` gives it, but moving the
+    /// values instead of copying them (the audit entry's copy is the last).
+    pub fn into_value(self) -> serde_json::Value {
+        let mut object = serde_json::Map::with_capacity(3);
+        object.insert("path".to_owned(), serde_json::Value::String(self.path));
+        object.insert("old".to_owned(), self.old);
+        object.insert("new".to_owned(), self.new);
+        serde_json::Value::Object(object)
+    }
+}
+
 /// Work the move asks for; the engine performs none of it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "effect", rename_all = "snake_case")]
@@ -122,4 +134,23 @@ pub struct Availability {
     pub allowed: bool,
     pub reasons: Vec<String>,
     pub form: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Change;
+    use serde_json::json;
+
+    #[test]
+    fn a_change_becomes_the_value_serde_gives() {
+        let change = Change {
+            path: "client.risk".to_owned(),
+            old: json!({"level": "low", "since": ["2025-01-01"]}),
+            new: json!(null),
+        };
+        let serialised = serde_json::to_value(&change).expect("serialises");
+        let moved = change.into_value();
+        assert_eq!(moved, serialised);
+        assert_eq!(moved.to_string(), serialised.to_string());
+    }
 }

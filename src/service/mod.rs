@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::engine::{Catalog, Definition, Diagnostic, Effect, Outcome, Refusal};
+use crate::engine::{Catalog, Change, Definition, Diagnostic, Effect, Outcome, Refusal};
 use crate::metrics::Metrics;
 use crate::rules::{Actor, Bindings};
 
@@ -421,7 +421,7 @@ impl Service {
             from,
             to: to.clone(),
             form: (!form.is_null()).then(|| form.clone()),
-            changes: serde_json::to_value(&changes).unwrap_or_else(|_| json!([])),
+            changes: Value::Array(changes.into_iter().map(Change::into_value).collect()),
             reasons: json!(warnings),
             request_id: request_id.map(str::to_owned),
             ..AuditEntry::next(case, &actor.id, now)

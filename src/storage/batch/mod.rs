@@ -359,8 +359,7 @@ pub(super) struct Rows<'a> {
 /// An audit entry with its JSON columns.
 pub(super) type AuditRow<'a> = (&'a AuditEntry, &'a JsonText);
 
-/// An outbox row with the audit entry it came from, when it was written,
-/// and when it was written.
+/// An outbox row with the audit entry it came from and when it was written.
 pub(super) type OutboxRow<'a> = (&'a OutboxItem, &'a AuditEntry, DateTime<Utc>);
 
 impl<'a> Rows<'a> {
