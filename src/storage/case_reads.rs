@@ -8,8 +8,9 @@
 
 use std::sync::Mutex;
 
+use chrono::{DateTime, Utc};
 use rusqlite::Error::FromSqlConversionFailure;
-use rusqlite::types::Type;
+use rusqlite::types::{Type, ValueRef};
 use rusqlite::{Connection, OptionalExtension, Row};
 use uuid::Uuid;
 
@@ -77,11 +78,57 @@ fn case_of(row: &Row<'_>) -> rusqlite::Result<CaseRecord> {
         version: row.get(5)?,
         data,
         audit_hash: row.get(7)?,
-        created_at: row.get(8)?,
+        created_at: time_at(row, 8)?,
         created_by: row.get(9)?,
-        updated_at: row.get(10)?,
+        updated_at: time_at(row, 10)?,
         updated_by: row.get(11)?,
-        closed_at: row.get(12)?,
+        closed_at: match row.get_ref(12)? {
+            ValueRef::Null => None,
+            _ => Some(time_at(row, 12)?),
+        },
         legal_hold: row.get(13)?,
     })
+}
+
+/// A time as the writers store it (RFC 3339), read with chrono's RFC 3339
+/// parser. rusqlite's own goes through `parse_from_str`, which parses its
+/// format string on every call: 1.7% of the server's time under HTTP reads
+/// (BENCHMARKS.md, session 12). Any other text falls back to rusqlite's.
+fn time_at(row: &Row<'_>, index: usize) -> rusqlite::Result<DateTime<Utc>> {
+    if let ValueRef::Text(text) = row.get_ref(index)?
+        && let Ok(at) = std::str::from_utf8(text)
+            .map_err(|_| ())
+            .and_then(|text| DateTime::parse_from_rfc3339(text).map_err(|_| ()))
+    {
+        return Ok(at.with_timezone(&Utc));
+    }
+    row.get(index)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_read_as_rusqlite_reads_them() {
+        let connection = Connection::open_in_memory().expect("in-memory SQLite");
+        for text in [
+            "2026-12-06T13:28:15+00:00",
+            "2026-12-06T13:28:15.480+00:00",
+            "2026-12-06T13:28:15.480522+00:00",
+            "2026-12-06T13:28:15.480522123+00:00",
+            "2026-12-06T13:28:15.480522Z",
+            "2026-12-06T15:28:15.480522+02:00",
+            "2026-12-06 13:28:15.480522+00:00",
+            "2026-12-06 13:28:15.480522",
+            "2016-12-31T23:59:60.5+00:00",
+        ] {
+            let (ours, theirs) = connection
+                .query_row("SELECT ?1", [text], |row| {
+                    Ok((time_at(row, 0), row.get::<_, DateTime<Utc>>(0)))
+                })
+                .expect("a row");
+            assert_eq!(ours.ok(), theirs.ok(), "{text}");
+        }
+    }
 }
