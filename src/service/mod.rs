@@ -321,12 +321,11 @@ impl Service {
         // Nobody else holds this version (the last answer is usually gone), so the
         // move changes its data in place instead of copying it; `unique:` compares
         // the data before and after, so it keeps the before.
-        let taken = definition
-            .unique
-            .is_empty()
-            .then(|| Arc::get_mut(&mut case))
-            .flatten()
-            .map(|record| std::mem::take(&mut record.data));
+        let taken = if definition.unique.is_empty() {
+            Arc::get_mut(&mut case).map(|record| std::mem::take(&mut record.data))
+        } else {
+            None
+        };
         let bindings = match taken {
             Some(data) => Bindings::taking(data, request.form, request.actor, now),
             None => Bindings::new(&case.data, request.form, request.actor, now),

@@ -95,14 +95,11 @@ fn case_of(row: &Row<'_>) -> rusqlite::Result<CaseRecord> {
 /// format string on every call: 1.7% of the server's time under HTTP reads
 /// (BENCHMARKS.md, session 12). Any other text falls back to rusqlite's.
 fn time_at(row: &Row<'_>, index: usize) -> rusqlite::Result<DateTime<Utc>> {
-    if let ValueRef::Text(text) = row.get_ref(index)?
-        && let Ok(at) = std::str::from_utf8(text)
-            .map_err(|_| ())
-            .and_then(|text| DateTime::parse_from_rfc3339(text).map_err(|_| ()))
-    {
-        return Ok(at.with_timezone(&Utc));
+    let stored = row.get_ref(index)?.as_str().ok();
+    match stored.and_then(|text| DateTime::parse_from_rfc3339(text).ok()) {
+        Some(at) => Ok(at.with_timezone(&Utc)),
+        None => row.get(index),
     }
-    row.get(index)
 }
 
 #[cfg(test)]
