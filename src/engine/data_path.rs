@@ -10,6 +10,29 @@ pub fn get<'a>(data: &'a Value, path: &str) -> Option<&'a Value> {
     })
 }
 
+/// As [`get`], with how many of the values on the way to `path` (the field itself not counted)
+/// are objects, up to the first that is not.
+pub fn get_counting<'a>(data: &'a Value, path: &str) -> (Option<&'a Value>, usize) {
+    let mut current = data;
+    let mut objects = 0;
+    // ['.'], not '.': the `char` searcher costs more to set up than these short keys take.
+    let mut keys = path.split(['.']).enumerate().peekable();
+    while let Some((index, key)) = keys.next() {
+        let next = match current {
+            Value::Array(items) => key.parse::<usize>().ok().and_then(|index| items.get(index)),
+            _ => current.get(key),
+        };
+        let Some(next) = next else {
+            return (None, objects);
+        };
+        if keys.peek().is_some() && next.is_object() && objects == index {
+            objects += 1;
+        }
+        current = next;
+    }
+    (Some(current), objects)
+}
+
 /// Sets `path`, creating objects on the way; a non-object in the way is replaced.
 pub fn set(data: &mut Value, path: &str, new: Value) {
     let mut current = data;

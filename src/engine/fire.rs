@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::data_path;
 use super::definition::{Definition, Notify, Target, Transition};
 use super::outcome::{Availability, Change, Effect, Outcome, Refusal};
-use crate::forms::FieldError;
+use crate::forms::{Changed, FieldError};
 use crate::rules::{Actor, Bindings, RuleError, Rules, Script};
 
 /// The case as the engine needs it.
@@ -118,14 +118,15 @@ pub fn fire_with_bindings(
     }
 
     let mut changes = Vec::new();
+    let mut existing = Vec::new();
     for (path, script) in &transition.set {
         let new = rules
             .eval_json(script, &mut bindings)
             .map_err(|error| set_failed(path, &error))?;
-        let old = data_path::get(bindings.case(), path)
-            .cloned()
-            .unwrap_or(Value::Null);
+        let (old, objects) = data_path::get_counting(bindings.case(), path);
+        let old = old.cloned().unwrap_or(Value::Null);
         if old != new {
+            existing.push(objects);
             bindings.set_case_field(path, new.clone());
             changes.push(Change {
                 path: path.clone(),
@@ -135,7 +136,16 @@ pub fn fire_with_bindings(
         }
     }
     if !changes.is_empty() {
-        check_case(definition, bindings.case())?;
+        let changed: Vec<Changed<'_>> = changes
+            .iter()
+            .zip(existing)
+            .map(|(change, existing)| Changed {
+                path: &change.path,
+                existing,
+                new: &change.new,
+            })
+            .collect();
+        check_changed_case(definition, bindings.case(), &changed)?;
     }
     let to = target(rules, &transition.to, &mut bindings)?;
 
@@ -288,6 +298,25 @@ fn check_case(definition: &Definition, data: &Value) -> Result<(), Refusal> {
     match &definition.case_schema {
         Some(schema) => {
             let errors = schema.validate(data);
+            if errors.is_empty() {
+                Ok(())
+            } else {
+                Err(Refusal::InvalidCase(errors))
+            }
+        }
+        None => Ok(()),
+    }
+}
+
+/// As [`check_case`], for a case that was valid before `changed`.
+fn check_changed_case(
+    definition: &Definition,
+    data: &Value,
+    changed: &[Changed<'_>],
+) -> Result<(), Refusal> {
+    match &definition.case_schema {
+        Some(schema) => {
+            let errors = schema.validate_changed(data, changed);
             if errors.is_empty() {
                 Ok(())
             } else {

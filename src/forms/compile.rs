@@ -128,11 +128,7 @@ fn build(
     schema: Arc<Value>,
     retriever: &LocalOnly,
 ) -> Result<Form, SchemaError> {
-    let validator = jsonschema::draft202012::options()
-        .should_validate_formats(true)
-        // A misspelt format ("data") would otherwise silently accept anything.
-        .should_ignore_unknown_formats(false)
-        .with_format("time", is_time)
+    let validator = options()
         .with_base_uri(walk::file_uri(name))
         .with_retriever(retriever.clone())
         .build(&schema)
@@ -171,12 +167,22 @@ fn build(
         name: name.to_owned(),
         schema,
         validator,
+        parts: std::sync::OnceLock::new(),
         ui,
         properties,
         personal,
         financial,
         users,
     })
+}
+
+/// How every schema is compiled: draft 2020-12, formats checked.
+pub(super) fn options() -> jsonschema::ValidationOptions<'static> {
+    jsonschema::draft202012::options()
+        .should_validate_formats(true)
+        // A misspelt format ("data") would otherwise silently accept anything.
+        .should_ignore_unknown_formats(false)
+        .with_format("time", is_time)
 }
 
 /// `"x-user": true` or `{"roles": [...]}`: the field names a user of the organisation.

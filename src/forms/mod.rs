@@ -15,13 +15,17 @@ mod errors;
 mod locate;
 mod messages;
 mod options;
+mod parts;
 mod ui;
 mod walk;
 
 #[cfg(test)]
+mod parts_tests;
+#[cfg(test)]
 mod tests;
 
 pub use options::OptionLists;
+pub use parts::Changed;
 pub use ui::{FieldUi, UiHints, humanise};
 
 use serde_json::Value;
@@ -57,6 +61,8 @@ pub struct Form {
     name: String,
     schema: Arc<Value>,
     validator: jsonschema::Validator,
+    /// Field by field, made on first use: only case schemas are checked that way.
+    parts: std::sync::OnceLock<Option<parts::ObjectParts>>,
     ui: UiHints,
     properties: Vec<String>,
     personal: Vec<String>,
@@ -91,6 +97,22 @@ impl Form {
             return Vec::new();
         }
         messages::field_errors(self.validator.iter_errors(instance), &self.ui)
+    }
+
+    /// As [`Form::validate`], for an instance that was valid before the fields in `changed`
+    /// changed: when the schema is a plain object schema, only those fields are checked.
+    pub fn validate_changed(&self, instance: &Value, changed: &[Changed<'_>]) -> Vec<FieldError> {
+        let parts = self
+            .parts
+            .get_or_init(|| parts::ObjectParts::of(&self.schema));
+        let valid = match (parts, instance) {
+            (Some(parts), Value::Object(fields)) => parts.is_valid_after(fields, changed),
+            _ => self.validator.is_valid(instance),
+        };
+        if valid {
+            return Vec::new();
+        }
+        self.validate(instance)
     }
 
     /// Whether `instance` is valid, without describing why not.

@@ -18,7 +18,7 @@ fn registry(sources: &[(&str, Value)]) -> FormRegistry {
     registry
 }
 
-fn form(schema: Value) -> Arc<Form> {
+pub(super) fn form(schema: Value) -> Arc<Form> {
     registry(&[("f", schema)])
         .get("f")
         .cloned()
