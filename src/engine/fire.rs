@@ -117,8 +117,8 @@ pub fn fire_with_bindings(
         }
     }
 
-    let mut changes = Vec::new();
-    let mut existing = Vec::new();
+    let mut changes = Vec::with_capacity(transition.set.len());
+    let mut existing = Vec::with_capacity(transition.set.len());
     for (path, script) in &transition.set {
         let new = rules
             .eval_json(script, &mut bindings)

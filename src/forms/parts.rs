@@ -24,9 +24,10 @@ const PLAIN_KEYWORDS: [&str; 14] = [
     "additionalProperties",
 ];
 
-/// A field changed by a move: its dotted path, how many of the objects on the way to it were
-/// already objects before the move (a field inside a new object is checked as that whole
-/// object), and its new value (`null`: removed).
+/// A field changed by a move: its dotted path, how many of the values on the way to it were
+/// objects just before this change (a field inside an object the move made is checked as that
+/// whole object), and its new value (`null`: removed). Counted after the move's earlier
+/// changes: an object one of those made is checked whole for that earlier change.
 #[derive(Debug, Clone, Copy)]
 pub struct Changed<'a> {
     pub path: &'a str,
