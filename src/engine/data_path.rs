@@ -2,9 +2,28 @@
 
 use serde_json::{Map, Value};
 
+/// The keys of a dotted path. Found byte by byte: `str::split('.')` sets up a `char` searcher
+/// for every key, which cost more than the short keys of a path take to scan.
+fn keys(path: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(path);
+    std::iter::from_fn(move || {
+        let path = rest?;
+        match path.bytes().position(|byte| byte == b'.') {
+            Some(dot) => {
+                rest = path.get(dot + 1..);
+                path.get(..dot)
+            }
+            None => {
+                rest = None;
+                Some(path)
+            }
+        }
+    })
+}
+
 /// The value at `path`; a number reads an item of a list (`contacts.0.phone`).
 pub fn get<'a>(data: &'a Value, path: &str) -> Option<&'a Value> {
-    path.split('.').try_fold(data, |value, key| match value {
+    keys(path).try_fold(data, |value, key| match value {
         Value::Array(items) => key.parse::<usize>().ok().and_then(|index| items.get(index)),
         _ => value.get(key),
     })
@@ -15,8 +34,7 @@ pub fn get<'a>(data: &'a Value, path: &str) -> Option<&'a Value> {
 pub fn get_counting<'a>(data: &'a Value, path: &str) -> (Option<&'a Value>, usize) {
     let mut current = data;
     let mut objects = 0;
-    // ['.'], not '.': the `char` searcher costs more to set up than these short keys take.
-    let mut keys = path.split(['.']).enumerate().peekable();
+    let mut keys = keys(path).enumerate().peekable();
     while let Some((index, key)) = keys.next() {
         let next = match current {
             Value::Array(items) => key.parse::<usize>().ok().and_then(|index| items.get(index)),
@@ -36,7 +54,7 @@ pub fn get_counting<'a>(data: &'a Value, path: &str) -> (Option<&'a Value>, usiz
 /// Sets `path`, creating objects on the way; a non-object in the way is replaced.
 pub fn set(data: &mut Value, path: &str, new: Value) {
     let mut current = data;
-    let mut keys = path.split('.').peekable();
+    let mut keys = keys(path).peekable();
     while let Some(key) = keys.next() {
         if !current.is_object() {
             *current = Value::Object(Map::new());
@@ -62,8 +80,7 @@ pub fn remove(data: &mut Value, path: &str) -> Option<Value> {
 }
 
 fn get_mut<'a>(data: &'a mut Value, path: &str) -> Option<&'a mut Value> {
-    path.split('.')
-        .try_fold(data, |value, key| value.get_mut(key))
+    keys(path).try_fold(data, |value, key| value.get_mut(key))
 }
 
 #[cfg(test)]
@@ -90,5 +107,44 @@ mod tests {
         assert_eq!(remove(&mut data, "client.risk"), None);
         assert_eq!(remove(&mut data, "nowhere.at_all"), None);
         assert_eq!(get(&data, "client"), Some(&json!({"name": "Aroha"})));
+    }
+
+    #[test]
+    fn keys_are_split_as_str_split_does() {
+        for path in [
+            "",
+            ".",
+            "a",
+            "a.b",
+            "a..b",
+            ".a",
+            "a.",
+            "consent.expiry_date",
+            "iwi.0.hapū",
+        ] {
+            assert_eq!(
+                keys(path).collect::<Vec<_>>(),
+                path.split('.').collect::<Vec<_>>(),
+                "{path:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn counts_the_objects_on_the_way() {
+        let data = json!({"client": {"name": "Aroha", "iwi": ["ngapuhi"]}, "reason": "x"});
+        assert_eq!(get_counting(&data, "reason"), (Some(&json!("x")), 0));
+        assert_eq!(
+            get_counting(&data, "client.name"),
+            (Some(&json!("Aroha")), 1)
+        );
+        assert_eq!(get_counting(&data, "client.phone"), (None, 1));
+        assert_eq!(get_counting(&data, "assessment.by"), (None, 0));
+        assert_eq!(get_counting(&data, "reason.length"), (None, 0));
+        // A list on the way is read through, but is not an object.
+        assert_eq!(
+            get_counting(&data, "client.iwi.0"),
+            (Some(&json!("ngapuhi")), 1)
+        );
     }
 }
