@@ -7,18 +7,18 @@ use serde_json::{Map, Value};
 fn keys(path: &str) -> impl Iterator<Item = &str> {
     let mut rest = Some(path);
     std::iter::from_fn(move || {
-        let path = rest?;
-        match path.bytes().position(|byte| byte == b'.') {
-            Some(dot) => {
-                rest = path.get(dot + 1..);
-                path.get(..dot)
-            }
-            None => {
-                rest = None;
-                Some(path)
-            }
-        }
+        let (key, inner) = first_key(rest?);
+        rest = inner;
+        Some(key)
     })
+}
+
+/// The first key of a dotted path, and the path after it.
+fn first_key(path: &str) -> (&str, Option<&str>) {
+    match path.bytes().position(|byte| byte == b'.') {
+        Some(dot) => (path.get(..dot).unwrap_or_default(), path.get(dot + 1..)),
+        None => (path, None),
+    }
 }
 
 /// The value at `path`; a number reads an item of a list (`contacts.0.phone`).
@@ -67,6 +67,33 @@ pub fn set(data: &mut Value, path: &str, new: Value) {
             return;
         }
         current = object.entry(key.to_owned()).or_insert(Value::Null);
+    }
+}
+
+/// Sets `path` as [`set`] does, and gives back what [`get`] read there before, with the
+/// objects on the way counted as [`get_counting`] counts them: one walk instead of two.
+pub fn replace(data: &mut Value, path: &str, new: Value) -> (Option<Value>, usize) {
+    let mut current = data;
+    let mut rest = path;
+    let mut depth = 0;
+    let mut objects = 0;
+    loop {
+        let Value::Object(object) = current else {
+            // A list or a value in the way: read through it as `get` does, then replace it.
+            let old = get(current, rest).cloned();
+            set(current, rest, new);
+            return (old, objects);
+        };
+        let (key, inner) = first_key(rest);
+        let Some(inner) = inner else {
+            return (object.insert(key.to_owned(), new), objects);
+        };
+        current = object.entry(key.to_owned()).or_insert(Value::Null);
+        if current.is_object() && objects == depth {
+            objects += 1;
+        }
+        depth += 1;
+        rest = inner;
     }
 }
 
@@ -127,6 +154,33 @@ mod tests {
                 path.split('.').collect::<Vec<_>>(),
                 "{path:?}"
             );
+        }
+    }
+
+    #[test]
+    fn replacing_reads_and_writes_as_get_and_set_do() {
+        let data = json!({
+            "client": {"name": "Aroha", "iwi": ["ngapuhi"]}, "reason": "x", "empty": null
+        });
+        for path in [
+            "reason",
+            "client.name",
+            "client.phone",
+            "assessment.by",
+            "reason.length",
+            "client.iwi.0",
+            "client.iwi.0.name",
+            "empty.field",
+            "a.b.c",
+            "client",
+        ] {
+            let mut replaced = data.clone();
+            let (old, objects) = replace(&mut replaced, path, json!("new"));
+            let mut written = data.clone();
+            set(&mut written, path, json!("new"));
+            let (read, counted) = get_counting(&data, path);
+            assert_eq!(replaced, written, "{path}");
+            assert_eq!((old.as_ref(), objects), (read, counted), "{path}");
         }
     }
 

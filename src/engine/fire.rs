@@ -123,11 +123,9 @@ pub fn fire_with_bindings(
         let new = rules
             .eval_json(script, &mut bindings)
             .map_err(|error| set_failed(path, &error))?;
-        let (old, objects) = data_path::get_counting(bindings.case(), path);
-        let old = old.cloned().unwrap_or(Value::Null);
+        let (old, objects) = bindings.put_case_field(path, new.clone());
         if old != new {
             existing.push(objects);
-            bindings.set_case_field(path, new.clone());
             changes.push(Change {
                 path: path.clone(),
                 old,

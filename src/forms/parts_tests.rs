@@ -4,7 +4,7 @@
 
 use super::tests::form;
 use super::{Changed, Form};
-use crate::engine::data_path;
+use crate::rules::{Actor, Bindings};
 use serde_json::{Value, json};
 
 fn case_schema(others: Value) -> Value {
@@ -89,20 +89,16 @@ fn bases() -> [Value; 2] {
 
 /// Applies `moves` as a transition's `set` does, then asks both checks.
 fn agree(form: &Form, base: &Value, moves: &[&(&'static str, Value)]) {
-    let mut data = base.clone();
+    let actor = Actor::user("u-test", Vec::new());
+    let mut bindings = Bindings::new(base, &Value::Null, &actor, chrono::Utc::now());
     let mut applied = Vec::new();
     for (path, new) in moves {
-        let (old, existing) = data_path::get_counting(&data, path);
-        if old.unwrap_or(&Value::Null) == new {
-            continue;
+        let (old, existing) = bindings.put_case_field(path, new.clone());
+        if old != *new {
+            applied.push((*path, existing, new));
         }
-        if new.is_null() {
-            data_path::remove(&mut data, path);
-        } else {
-            data_path::set(&mut data, path, new.clone());
-        }
-        applied.push((*path, existing, new));
     }
+    let data = bindings.into_case();
     let changed: Vec<Changed<'_>> = applied
         .iter()
         .map(|(path, existing, new)| Changed {

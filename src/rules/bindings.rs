@@ -176,7 +176,27 @@ impl<'a> Bindings<'a> {
         } else {
             data_path::set(self.case.to_mut(), path, value);
         }
-        // Rhai's copy is made again if a later snippet needs it: most moves have none.
+        self.case_changed();
+    }
+
+    /// As [`Bindings::set_case_field`], giving back the value that was there (null: none) and
+    /// how many of the values on the way were objects ([`data_path::get_counting`]).
+    pub fn put_case_field(&mut self, path: &str, value: Value) -> (Value, usize) {
+        if value.is_null() {
+            let (old, objects) = data_path::get_counting(&self.case, path);
+            let old = old.cloned().unwrap_or(Value::Null);
+            if !old.is_null() {
+                self.set_case_field(path, value);
+            }
+            return (old, objects);
+        }
+        let (old, objects) = data_path::replace(self.case.to_mut(), path, value);
+        self.case_changed();
+        (old.unwrap_or(Value::Null), objects)
+    }
+
+    /// Rhai's copy is made again if a later snippet needs it: most moves have none.
+    fn case_changed(&mut self) {
         if self.in_scope.contains(Root::Case) {
             let _outdated = self.scope.remove::<Dynamic>(Root::Case.name());
             self.in_scope.0 &= !Root::Case.bit();
