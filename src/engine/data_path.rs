@@ -14,7 +14,7 @@ fn keys(path: &str) -> impl Iterator<Item = &str> {
 }
 
 /// The first key of a dotted path, and the path after it.
-fn first_key(path: &str) -> (&str, Option<&str>) {
+pub fn first_key(path: &str) -> (&str, Option<&str>) {
     match path.bytes().position(|byte| byte == b'.') {
         Some(dot) => (path.get(..dot).unwrap_or_default(), path.get(dot + 1..)),
         None => (path, None),

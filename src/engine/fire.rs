@@ -37,7 +37,7 @@ pub fn start(
             message: "case data must be an object of fields".to_owned(),
         }]));
     }
-    check_case(definition, &data)?;
+    check_case(definition, &data, None)?;
     let mut outcome = Outcome {
         transition: None,
         from: None,
@@ -143,7 +143,7 @@ pub fn fire_with_bindings(
                 new: &change.new,
             })
             .collect();
-        check_changed_case(definition, bindings.case(), &changed)?;
+        check_case(definition, bindings.case(), Some(&changed))?;
     }
     let to = target(rules, &transition.to, &mut bindings)?;
 
@@ -292,36 +292,24 @@ fn check_form(transition: &Transition, form: &Value) -> Result<(), Refusal> {
     }
 }
 
-fn check_case(definition: &Definition, data: &Value) -> Result<(), Refusal> {
-    match &definition.case_schema {
-        Some(schema) => {
-            let errors = schema.validate(data);
-            if errors.is_empty() {
-                Ok(())
-            } else {
-                Err(Refusal::InvalidCase(errors))
-            }
-        }
-        None => Ok(()),
-    }
-}
-
-/// As [`check_case`], for a case that was valid before `changed`.
-fn check_changed_case(
+/// The case against its schema; with `changed`, a case that was valid before those changes,
+/// checked where they are.
+fn check_case(
     definition: &Definition,
     data: &Value,
-    changed: &[Changed<'_>],
+    changed: Option<&[Changed<'_>]>,
 ) -> Result<(), Refusal> {
-    match &definition.case_schema {
-        Some(schema) => {
-            let errors = schema.validate_changed(data, changed);
-            if errors.is_empty() {
-                Ok(())
-            } else {
-                Err(Refusal::InvalidCase(errors))
-            }
-        }
-        None => Ok(()),
+    let Some(schema) = &definition.case_schema else {
+        return Ok(());
+    };
+    let errors = match changed {
+        Some(changed) => schema.validate_changed(data, changed),
+        None => schema.validate(data),
+    };
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Refusal::InvalidCase(errors))
     }
 }
 

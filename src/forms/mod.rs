@@ -106,7 +106,7 @@ impl Form {
             .parts
             .get_or_init(|| parts::ObjectParts::of(&self.schema));
         let valid = match (parts, instance) {
-            (Some(parts), Value::Object(fields)) => parts.is_valid_after(fields, changed),
+            (Some(parts), Value::Object(_)) => parts.is_valid_after(instance, changed),
             _ => self.validator.is_valid(instance),
         };
         if valid {

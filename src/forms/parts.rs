@@ -4,7 +4,9 @@
 //! changed field is valid against its own subschema, and no required field was removed. That
 //! spares re-checking the whole case, usually the biggest instance a move validates.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
+
+use crate::engine::data_path;
 
 /// Keywords that constrain an object field by field, or say nothing about validity.
 const PLAIN_KEYWORDS: [&str; 14] = [
@@ -98,11 +100,7 @@ impl ObjectParts {
 
     /// Whether `data`, this schema's instance and valid before the move, is valid after the
     /// move's `changes`.
-    pub(super) fn is_valid_after(
-        &self,
-        data: &Map<String, Value>,
-        changes: &[Changed<'_>],
-    ) -> bool {
+    pub(super) fn is_valid_after(&self, data: &Value, changes: &[Changed<'_>]) -> bool {
         changes.iter().all(|change| {
             // Its own value is still in the data unless another change set a field around it.
             let alone = !changes.iter().any(|other| nested(change.path, other.path));
@@ -110,12 +108,12 @@ impl ObjectParts {
         })
     }
 
-    fn is_valid_at(&self, data: &Map<String, Value>, change: &Changed<'_>, alone: bool) -> bool {
+    fn is_valid_at(&self, data: &Value, change: &Changed<'_>, alone: bool) -> bool {
         let mut object = self;
         let mut rest = change.path;
         let mut depth = 0;
         loop {
-            let (key, inner) = split_key(rest);
+            let (key, inner) = data_path::first_key(rest);
             let field = object.field(key);
             // Checked further in, when the change is inside an object that existed and is plain.
             if let (
@@ -137,7 +135,10 @@ impl ObjectParts {
                 Some(change.new).filter(|new| !new.is_null())
             } else {
                 let end = change.path.len() - inner.map_or(0, |inner| inner.len() + 1);
-                found(data, &change.path[..end])
+                change
+                    .path
+                    .get(..end)
+                    .and_then(|prefix| data_path::get(data, prefix))
             };
             return match (value, field) {
                 (None, _) => !object.required.iter().any(|name| name == key),
@@ -166,25 +167,6 @@ fn nested(path: &str, other: &str) -> bool {
         long.as_bytes().get(short.len()) == Some(&b'.') && long.starts_with(short)
     };
     inside(path, other) || inside(other, path)
-}
-
-/// The first key of a dotted path, and the rest. By bytes: paths are short, and a `char`
-/// searcher costs more to set up than to run here.
-fn split_key(path: &str) -> (&str, Option<&str>) {
-    match path.bytes().position(|byte| byte == b'.') {
-        Some(dot) => (&path[..dot], Some(&path[dot + 1..])),
-        None => (path, None),
-    }
-}
-
-/// The value at a dotted path of objects.
-fn found<'a>(data: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
-    let (first, rest) = split_key(path);
-    let value = data.get(first)?;
-    match rest {
-        None => Some(value),
-        Some(rest) => found(value.as_object()?, rest),
-    }
 }
 
 impl Part {
