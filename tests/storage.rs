@@ -954,6 +954,47 @@ async fn a_write_outside_the_batch_gets_in_while_moves_keep_coming() {
     }
 }
 
+/// Under steady writes the WAL must start over well before the writer's own
+/// checkpoint inside a commit at 128 MB, whose pause was most of the HTTP fire
+/// p99: this test's WAL reached 131.9 MB before session 14, and 74–82 MB since
+/// (it starts over from 32 MB, once the background has caught up).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sqlite_wal_starts_over_while_cases_keep_opening() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    const CASES: usize = 40_000;
+    const MOST_BYTES: u64 = 96 << 20;
+    let db = common::db::sqlite();
+    let store = db.store().await;
+    let service = service(store.clone());
+    let org = org_with_referral(&service, "steady").await;
+    let opened = Arc::new(AtomicUsize::new(0));
+    let mut openers = tokio::task::JoinSet::new();
+    for _ in 0..32 {
+        let (service, opened) = (service.clone(), opened.clone());
+        openers.spawn(async move {
+            while opened.fetch_add(1, Ordering::Relaxed) < CASES {
+                open_referral(&service, org).await.expect("open");
+            }
+        });
+    }
+    while openers.join_next().await.is_some() {}
+    let path = db
+        .url
+        .strip_prefix("sqlite://")
+        .and_then(|rest| rest.split('?').next())
+        .expect("a SQLite file URL");
+    // Read while the store is open: closing it checkpoints and removes the WAL.
+    let wal = std::fs::metadata(format!("{path}-wal"))
+        .expect("the WAL of an open database")
+        .len();
+    assert!(
+        wal < MOST_BYTES,
+        "the WAL grew to {:.1} MB under {CASES} cases",
+        wal as f64 / (1 << 20) as f64
+    );
+    store.close().await;
+}
+
 /// A store on a fresh SQLite file, with sqlx's pool on it for looking at the
 /// rows themselves; the file lives as long as the `TestDb`.
 async fn sqlite_store() -> (common::db::TestDb, Store, sqlx::SqlitePool) {

@@ -2,11 +2,13 @@
 
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
+use super::wal::{RestartWanted, checkpoint_in_background};
 use super::{Db, Store, StoreResult};
 use crate::config::Durability;
 
@@ -33,9 +35,9 @@ impl Store {
                 .pragma("temp_store", "memory");
             // A checkpoint inside a commit stalls every move queued behind it,
             // so a background task copies the WAL into the database beside the
-            // writer (WAL lets the two run at once). The writer's own
-            // checkpoint, after WAL_PAGES, then finds little left to copy and
-            // lets the WAL start over instead of growing without end.
+            // writer (WAL lets the two run at once), and asks the writer to
+            // copy the last frames between two batches so the WAL can start
+            // over (see `wal`).
             let writer = SqlitePoolOptions::new()
                 .max_connections(1)
                 // No ping before each use: the connection lives in this
@@ -67,11 +69,13 @@ impl Store {
                 .test_before_acquire(false)
                 .connect_with(options)
                 .await?;
-            tokio::spawn(checkpoint_in_background(readers.clone()));
+            let restart = Arc::new(RestartWanted::default());
+            tokio::spawn(checkpoint_in_background(readers.clone(), restart.clone()));
             let file = SqliteFile {
                 path,
                 durability,
                 in_memory,
+                restart,
             };
             (Db::Sqlite(readers), Db::Sqlite(writer), Some(file))
         } else {
@@ -89,7 +93,7 @@ impl Store {
         let case_reads = file
             .as_ref()
             .filter(|file| !file.in_memory)
-            .map(|file| std::sync::Arc::new(super::case_reads::CaseReads::new(file.clone())));
+            .map(|file| Arc::new(super::case_reads::CaseReads::new(file.clone())));
         let batch = match &writer {
             Db::Sqlite(_) => {
                 let writer = writer.clone();
@@ -168,11 +172,6 @@ impl Store {
 /// smaller (measured at 1, 2, 4 and 8 in BENCHMARKS.md).
 const POSTGRES_WRITERS: usize = 2;
 
-/// How often the background checkpoint copies the WAL into the database.
-/// Every 250 ms left the writer's own checkpoint more to copy once the writer
-/// wrote through rusqlite and committed smaller batches more often.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
-
 /// The writer's page cache: SQLite's default 2 MB. Every commit walks the
 /// cache's hash table to drop pages past the end of the database, so a 64 MB
 /// cache cost 6% of the bench's time there and a quarter of its moves per
@@ -180,10 +179,11 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 const WRITER_CACHE: &str = "-2000";
 
 /// The WAL size (in 4 KiB pages, so 128 MB) at which a writer checkpoints
-/// itself, inside its commit. At 8,000 pages the group commit's checkpoints
-/// came often enough to double its p99 (BENCHMARKS.md, session 8); with none,
-/// the WAL grew past 2.7 GB in a 40,000-case run, as the background's PASSIVE
-/// checkpoints never caught up with it.
+/// itself, inside its commit: a bound in case `wal`'s way of starting the WAL
+/// over fails (a reader that keeps an old snapshot, say). At 8,000 pages the
+/// group commit's checkpoints came often enough to double its p99
+/// (BENCHMARKS.md, session 8); with none, the WAL grew past 2.7 GB in a
+/// 40,000-case run.
 const WAL_PAGES: &str = "32000";
 
 /// The readers' page cache (64 MB): the default 2 MB is outgrown by a few
@@ -198,6 +198,8 @@ pub(super) struct SqliteFile {
     path: PathBuf,
     durability: Durability,
     in_memory: bool,
+    /// Shared with the background checkpoint (see `wal`).
+    pub(super) restart: Arc<RestartWanted>,
 }
 
 impl SqliteFile {
@@ -223,28 +225,6 @@ impl SqliteFile {
              PRAGMA wal_autocheckpoint = {WAL_PAGES}; PRAGMA cache_size = {WRITER_CACHE};"
         ))?;
         Ok(connection)
-    }
-}
-
-/// Checkpoints the WAL without ever waiting on the writer (PASSIVE), until
-/// the pool closes.
-async fn checkpoint_in_background(pool: sqlx::SqlitePool) {
-    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        if pool.is_closed() {
-            return;
-        }
-        if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .execute(&pool)
-            .await
-        {
-            if pool.is_closed() {
-                return;
-            }
-            tracing::warn!(%error, "background WAL checkpoint failed");
-        }
     }
 }
 

@@ -21,6 +21,7 @@ mod outbox;
 mod retention;
 mod tokens;
 mod unique;
+mod wal;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;

@@ -82,6 +82,14 @@ impl Held {
         self.connection.is_some()
     }
 
+    /// Finishes a WAL checkpoint if the background asked for one (see
+    /// `storage::wal`); between batches, so no write waits on it but the next.
+    pub(super) fn checkpoint_if_asked(&self) {
+        if let (Some(raw), Some(file)) = (&self.raw, &self.file) {
+            crate::storage::wal::finish_checkpoint(raw, &file.restart);
+        }
+    }
+
     pub(super) fn release(&mut self) {
         self.connection = None;
     }

@@ -337,6 +337,7 @@ async fn run(
             }
         }
         log.settle(take, &reads);
+        held.checkpoint_if_asked();
     }
 }
 
