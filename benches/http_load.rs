@@ -3,8 +3,11 @@
 //! concurrency. Every worker owns one keep-alive HTTP/1 connection.
 //!
 //! `cargo bench --bench http_load`, tuned by BENCH_CASES (5000),
-//! BENCH_CONCURRENCY ("32,64"), BENCH_SECONDS (10, per read phase) and
-//! BENCH_DATABASE_URL (default: a fresh SQLite file in a temporary directory).
+//! BENCH_CONCURRENCY ("32,64"), BENCH_SECONDS (10, per read phase),
+//! BENCH_DATABASE_URL (default: a fresh SQLite file in a temporary directory)
+//! and BENCH_MIXED_CASES (0): with more, a last phase at the highest level
+//! where half the clients move that many more cases while the others read,
+//! as staff do at once in a deployment.
 
 use std::fmt;
 use std::future::Future;
@@ -39,6 +42,7 @@ struct Config {
     concurrency: Vec<usize>,
     read_for: Duration,
     database_url: Option<String>,
+    mixed_cases: usize,
 }
 
 fn positive(name: &str, text: &str) -> Result<usize> {
@@ -66,13 +70,27 @@ impl Config {
             return Err(format!("BENCH_CASES must be at least {needed} for these levels").into());
         }
         let seconds = env_number("BENCH_SECONDS", 10)?;
+        let mixed_cases = match std::env::var("BENCH_MIXED_CASES") {
+            Ok(text) if text.trim() != "0" => positive("BENCH_MIXED_CASES", &text)?,
+            _ => 0,
+        };
+        if mixed_cases > 0 && mixed_cases < mixed_clients(&concurrency).0 {
+            return Err("BENCH_MIXED_CASES must be at least one per firing client".into());
+        }
         Ok(Self {
             cases,
             concurrency,
             read_for: Duration::from_secs(seconds as u64),
             database_url: std::env::var("BENCH_DATABASE_URL").ok(),
+            mixed_cases,
         })
     }
+}
+
+/// The mixed phase's clients at the highest level: (firing, reading).
+fn mixed_clients(concurrency: &[usize]) -> (usize, usize) {
+    let level = concurrency.iter().copied().max().unwrap_or(2).max(2);
+    (level / 2, level - level / 2)
 }
 
 /// The service under test; stopped when dropped, so a failed phase leaves no server behind.
@@ -392,14 +410,31 @@ async fn open_cases(mut client: Client, next: Arc<AtomicUsize>, cases: usize) ->
     Ok(tally)
 }
 
+/// When readers stop.
+#[derive(Clone)]
+enum Until {
+    Time(Instant),
+    /// Once no firing client of the mixed phase is left.
+    FiresDone(Arc<AtomicUsize>),
+}
+
+impl Until {
+    fn reached(&self) -> bool {
+        match self {
+            Self::Time(at) => Instant::now() >= *at,
+            Self::FiresDone(firing) => firing.load(Ordering::Relaxed) == 0,
+        }
+    }
+}
+
 async fn read_cases(
     mut client: Client,
     next: Arc<AtomicUsize>,
     ids: Arc<[String]>,
-    until: Instant,
+    until: Until,
 ) -> Result<Tally> {
     let mut tally = Tally::default();
-    while Instant::now() < until {
+    while !until.reached() {
         let path = format!(
             "/api/v1/cases/{}",
             ids[next.fetch_add(1, Ordering::Relaxed) % ids.len()]
@@ -447,7 +482,7 @@ async fn run(config: &Config) -> Result<Vec<Outcome>> {
     let token = login(&addr).await?;
 
     let next = Arc::new(AtomicUsize::new(0));
-    let open = |client| open_cases(client, next.clone(), config.cases);
+    let open = |client| open_cases(client, next.clone(), config.cases + config.mixed_cases);
     let mut created = phase("create", config.concurrency[0], &addr, &token, open).await?;
     let ids: Arc<[String]> = std::mem::take(&mut created.tally.opened).into();
     let mut outcomes = vec![created];
@@ -457,19 +492,49 @@ async fn run(config: &Config) -> Result<Vec<Outcome>> {
 
     for &level in &config.concurrency {
         let next = Arc::new(AtomicUsize::new(0));
-        let until = Instant::now() + config.read_for;
-        let read = |client| read_cases(client, next.clone(), ids.clone(), until);
+        let until = Until::Time(Instant::now() + config.read_for);
+        let read = |client| read_cases(client, next.clone(), ids.clone(), until.clone());
         outcomes.push(phase("read", level, &addr, &token, read).await?);
     }
 
     // A moved case cannot take the same path again: each fire phase gets its own share.
-    let share = ids.len() / config.concurrency.len();
+    let (fired, mixed) = ids.split_at(ids.len().saturating_sub(config.mixed_cases));
+    let share = fired.len() / config.concurrency.len();
     let steps = Arc::new(happy_path());
     for (round, &level) in config.concurrency.iter().enumerate() {
-        let mine: Arc<[String]> = ids[round * share..(round + 1) * share].into();
+        let mine: Arc<[String]> = fired[round * share..(round + 1) * share].into();
         let next = Arc::new(AtomicUsize::new(0));
         let fire = |client| move_cases(client, next.clone(), mine.clone(), steps.clone());
         outcomes.push(phase("fire", level, &addr, &token, fire).await?);
+    }
+    if !mixed.is_empty() {
+        let (firing_clients, reading_clients) = mixed_clients(&config.concurrency);
+        let mine: Arc<[String]> = mixed.into();
+        let (next_fire, next_read) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let firing = Arc::new(AtomicUsize::new(firing_clients));
+        let fire = |client| {
+            let moves = move_cases(client, next_fire.clone(), mine.clone(), steps.clone());
+            let firing = firing.clone();
+            async move {
+                let tally = moves.await;
+                firing.fetch_sub(1, Ordering::Relaxed);
+                tally
+            }
+        };
+        let until = Until::FiresDone(firing.clone());
+        let read = |client| read_cases(client, next_read.clone(), ids.clone(), until.clone());
+        let fires = async {
+            let fires = phase("mixed_fire", firing_clients, &addr, &token, fire).await;
+            // Readers stop with the fires, also when those could not start.
+            firing.store(0, Ordering::Relaxed);
+            fires
+        };
+        let (fires, reads) = tokio::join!(
+            fires,
+            phase("mixed_read", reading_clients, &addr, &token, read),
+        );
+        outcomes.push(fires?);
+        outcomes.push(reads?);
     }
     drop(server);
     Ok(outcomes)
