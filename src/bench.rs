@@ -12,9 +12,10 @@ use chrono::{Days, Utc};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::engine::{CaseView, Definition, Refusal};
 use crate::rules::Actor;
-use crate::service::{Service, ServiceResult};
-use crate::storage::{AuditEntry, CaseRecord, Move, NewCase, Store, StoreResult, stored_time};
+use crate::service::{Service, ServiceResult, Written, moved, new_case};
+use crate::storage::{CaseRecord, Move, NewCase, Store, stored_time};
 
 #[derive(Debug, Clone)]
 pub struct BenchOptions {
@@ -203,40 +204,88 @@ pub async fn engine_phase(
     Ok(total)
 }
 
-/// The storage floor: the same case, audit and outbox rows written with no engine at all.
+/// One case's rows as the engine phase writes them, made before the floor's
+/// clock starts.
+struct Planned {
+    opening: NewCase,
+    moves: Vec<(Move, Value)>,
+}
+
+/// Runs the engine (opening, then the case's script) without writing anything.
+fn plan(
+    definition: &Definition,
+    version: i64,
+    org: Uuid,
+    index: usize,
+) -> Result<Planned, Refusal> {
+    let system = Actor::system();
+    let at = stored_time(Utc::now());
+    let opened = crate::engine::start(definition, client(index), &system, at)?;
+    let written = Written {
+        actor: &system,
+        at,
+        request_id: None,
+    };
+    let opening = new_case(definition, version, org, Uuid::now_v7(), opened, &written);
+    let mut case = CaseRecord::clone(&opening.record);
+    let mut moves = Vec::new();
+    for (transition, actor, form) in script_for(index).steps {
+        let view = CaseView {
+            state: &case.state,
+            data: &case.data,
+        };
+        let outcome = crate::engine::fire(definition, view, transition, &form, &actor, at)?;
+        let written = Written {
+            actor: &actor,
+            at,
+            request_id: None,
+        };
+        let (change, after) = moved(definition, &case, outcome, &form, &written);
+        moves.push((change, after.data.clone()));
+        case = after;
+    }
+    Ok(Planned { opening, moves })
+}
+
+/// The storage floor: the rows the engine phase writes (the engine's own,
+/// made beforehand for a fresh set of cases), written with no engine work on
+/// the clock.
 pub async fn floor_phase(
     store: Store,
     org: Uuid,
     options: &BenchOptions,
-    workflow_version: i64,
-) -> StoreResult<Measured> {
+    definition: &Definition,
+    version: i64,
+) -> Result<Measured, String> {
+    let planned = (0..options.cases)
+        .map(|index| plan(definition, version, org, index).map(|plan| Mutex::new(Some(plan))))
+        .collect::<Result<Vec<_>, Refusal>>()
+        .map_err(|refusal| format!("the engine refused a planned move: {refusal}"))?;
+    let planned: Arc<[Mutex<Option<Planned>>]> = planned.into();
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..options.concurrency.max(1) {
-        let (store, next) = (store.clone(), next.clone());
-        let cases = options.cases;
+        let (store, next, planned) = (store.clone(), next.clone(), planned.clone());
         tasks.spawn(async move {
             let mut measured = Measured::default();
             loop {
                 let index = next.fetch_add(1, Ordering::Relaxed);
-                if index >= cases {
+                let Some(slot) = planned.get(index) else {
                     return Ok::<Measured, crate::storage::StoreError>(measured);
-                }
-                let case = floor_case(org, index, workflow_version);
-                let mut record = CaseRecord::clone(&case.record);
-                store.insert_case(case).await?;
-                for step in 0..script_for(index).steps.len() {
+                };
+                let taken = slot.lock().ok().and_then(|mut slot| slot.take());
+                let Some(Planned { opening, moves }) = taken else {
+                    continue;
+                };
+                store.insert_case(opening).await?;
+                for (change, data) in moves {
                     let began = Instant::now();
-                    let change = floor_move(&record, step);
-                    let hash = change.audit.hash.clone();
-                    store.apply_move(change, &record.data).await?;
+                    store.apply_move(change, &data).await?;
                     measured
                         .latencies_us
                         .push(began.elapsed().as_micros() as u64);
                     measured.transitions += 1;
-                    record.version += 1;
-                    record.audit_hash = hash;
                 }
             }
         });
@@ -244,71 +293,9 @@ pub async fn floor_phase(
     let mut total = Measured::default();
     while let Some(joined) = tasks.join_next().await {
         if let Ok(result) = joined {
-            total.merge(result?);
+            total.merge(result.map_err(|error| error.to_string())?);
         }
     }
     total.elapsed = started.elapsed();
     Ok(total)
-}
-
-fn floor_case(org: Uuid, index: usize, workflow_version: i64) -> NewCase {
-    let now = stored_time(Utc::now());
-    let id = Uuid::now_v7();
-    let audit = AuditEntry {
-        form: Some(client(index)),
-        ..AuditEntry::opening(id, org, "submitted", "system", now)
-    }
-    .sealed();
-    let record = CaseRecord {
-        id,
-        org_id: org,
-        workflow: "referral".to_owned(),
-        workflow_version,
-        state: "submitted".to_owned(),
-        version: 1,
-        data: client(index),
-        audit_hash: audit.hash.clone(),
-        created_at: now,
-        created_by: "system".to_owned(),
-        updated_at: now,
-        updated_by: "system".to_owned(),
-        closed_at: None,
-        legal_hold: false,
-    };
-    NewCase {
-        record: std::sync::Arc::new(record),
-        audit,
-        outbox: Vec::new(),
-    }
-}
-
-fn floor_move(case: &CaseRecord, step: usize) -> Move {
-    let now = stored_time(Utc::now());
-    let audit = AuditEntry {
-        transition: Some(format!("step_{step}")),
-        to: format!("state_{step}"),
-        form: Some(json!({"risk_level": "low"})),
-        changes: json!([{"path": "risk_level", "old": null, "new": "low"}]),
-        ..AuditEntry::next(case, "bench", now)
-    }
-    .sealed();
-    let outbox = vec![crate::storage::OutboxItem {
-        id: Uuid::now_v7(),
-        kind: "notify".to_owned(),
-        payload: json!({"effect": "notify", "template": "referral_assessed", "roles": ["team_leader"], "to": []})
-            .to_string()
-            .into(),
-        available_at: now,
-    }];
-    Move {
-        org_id: case.org_id,
-        case_id: case.id,
-        from_version: case.version,
-        state: format!("state_{step}"),
-        actor: "bench".to_owned(),
-        at: now,
-        closed: false,
-        audit,
-        outbox,
-    }
 }

@@ -133,6 +133,28 @@ fn bench_prints_its_numbers_last_and_the_trail_verifies() {
         "{}",
         text(&verified.stdout)
     );
+
+    // The floor writes the engine's own rows for a second set of the same
+    // cases: every kind of row comes in pairs.
+    let file = rusqlite::Connection::open(db.dir.path().join("cf.db")).expect("open the database");
+    for sql in [
+        "SELECT state || ' v' || version || ' ' || length(data), COUNT(*) FROM cases GROUP BY 1",
+        "SELECT coalesce(transition, '(opened)') || ' ' || length(changes) || ' ' || length(coalesce(form, '')), COUNT(*) FROM audit_entries GROUP BY 1",
+        // Not the payloads' length: a deadline's time has 3 or 6 decimals.
+        "SELECT kind, COUNT(*) FROM outbox GROUP BY 1",
+    ] {
+        let mut query = file.prepare(sql).expect("prepare");
+        let groups: Vec<(String, i64)> = query
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert!(!groups.is_empty(), "{sql}");
+        assert!(
+            groups.iter().all(|(_, count)| count % 2 == 0),
+            "the floor's rows differ from the engine's: {groups:?}"
+        );
+    }
 }
 
 #[test]

@@ -271,6 +271,18 @@ pub async fn bench(
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
+    // Compiled before the engine phase takes the service; the floor runs the
+    // engine with it to make its rows ahead of its clock.
+    let definition = match service
+        .definition(org.id, "referral", published.version)
+        .await
+    {
+        Ok(definition) => definition,
+        Err(error) => {
+            let _ = writeln!(err, "caseflow bench: {error}");
+            return EXIT_PROBLEMS;
+        }
+    };
     let before = store.batch_counts();
     let measured = engine_phase(service, org.id, options, &progress).await;
     progress.finish_and_clear();
@@ -278,7 +290,15 @@ pub async fn bench(
     let (batches, writes) = (batches - before.0, writes - before.1);
     // The engine runs first, on the same database state a fresh bench sees; the floor after it.
     let floor = if options.floor {
-        match floor_phase(store.clone(), org.id, options, published.version).await {
+        match floor_phase(
+            store.clone(),
+            org.id,
+            options,
+            &definition,
+            published.version,
+        )
+        .await
+        {
             Ok(floor) => {
                 let _ = writeln!(
                     out,

@@ -5,24 +5,24 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
+use serde_json::Value;
 use uuid::Uuid;
 
-use crate::engine::{Catalog, Change, Definition, Diagnostic, Effect, Outcome, Refusal};
+use crate::engine::{Catalog, Definition, Diagnostic, Outcome, Refusal};
 use crate::metrics::Metrics;
 use crate::rules::{Actor, Bindings};
 
 mod links;
 mod publish;
 mod retention;
+mod rows;
 mod unique;
 mod users;
 
-use crate::storage::{
-    AuditEntry, CaseRecord, Move, NewCase, OutboxItem, Store, StoreError, stored_time,
-};
+use crate::storage::{CaseRecord, Store, StoreError, stored_time};
 pub use publish::Published;
 pub use retention::{PlannedStep, RETENTION_ACTOR, RetentionSummary};
+pub use rows::{Written, moved, new_case};
 
 /// Where the time comes from: the wall clock, or a fixed one in tests.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
@@ -205,37 +205,14 @@ impl Service {
             crate::engine::start(&definition, data, actor, now).map_err(ServiceError::Refused)?;
         self.check_unique(org, &definition, None, None, &outcome.data)
             .await?;
-        let audit = AuditEntry {
-            form: Some(outcome.data.clone()),
-            reasons: json!(outcome.warnings),
-            request_id: request_id.map(str::to_owned),
-            ..AuditEntry::opening(id, org, &outcome.to, &actor.id, now)
-        }
-        .sealed();
-        let outbox = outbox_items(&outcome, now);
-        let record = Arc::new(CaseRecord {
-            id,
-            org_id: org,
-            workflow: definition.id.clone(),
-            workflow_version: version,
-            state: outcome.to,
-            version: 1,
-            data: outcome.data,
-            audit_hash: audit.hash.clone(),
-            created_at: now,
-            created_by: actor.id.clone(),
-            updated_at: now,
-            updated_by: actor.id.clone(),
-            closed_at: None,
-            legal_hold: false,
-        });
-        self.store
-            .insert_case(NewCase {
-                record: record.clone(),
-                audit,
-                outbox,
-            })
-            .await?;
+        let written = Written {
+            actor,
+            at: now,
+            request_id,
+        };
+        let new = rows::new_case(&definition, version, org, id, outcome, &written);
+        let record = new.record.clone();
+        self.store.insert_case(new).await?;
         self.remember(record.clone());
         Ok(record)
     }
@@ -401,85 +378,13 @@ impl Service {
         now: DateTime<Utc>,
         request_id: Option<&str>,
     ) -> ServiceResult<CaseRecord> {
-        let closed = definition
-            .states
-            .get(&outcome.to)
-            .is_some_and(|state| state.terminal);
-        let outbox = outbox_items(&outcome, now);
-        let Outcome {
-            transition,
-            from,
-            to,
-            data,
-            changes,
-            warnings,
-            ..
-        } = outcome;
-        let audit = AuditEntry {
-            transition,
-            from,
-            to: to.clone(),
-            form: (!form.is_null()).then(|| form.clone()),
-            changes: Value::Array(changes.into_iter().map(Change::into_value).collect()),
-            reasons: json!(warnings),
-            request_id: request_id.map(str::to_owned),
-            ..AuditEntry::next(case, &actor.id, now)
-        }
-        .sealed();
-        let audit_hash = audit.hash.clone();
-        let change = Move {
-            org_id: case.org_id,
-            case_id: case.id,
-            from_version: case.version,
-            state: to.clone(),
-            actor: actor.id.clone(),
+        let written = Written {
+            actor,
             at: now,
-            closed,
-            outbox,
-            audit,
+            request_id,
         };
-        self.store.apply_move(change, &data).await?;
-        Ok(CaseRecord {
-            id: case.id,
-            org_id: case.org_id,
-            workflow: case.workflow.clone(),
-            workflow_version: case.workflow_version,
-            state: to,
-            version: case.version + 1,
-            data,
-            audit_hash,
-            created_at: case.created_at,
-            created_by: case.created_by.clone(),
-            updated_at: now,
-            updated_by: actor.id.clone(),
-            closed_at: if closed { Some(now) } else { case.closed_at },
-            legal_hold: case.legal_hold,
-        })
+        let (change, after) = rows::moved(definition, case, outcome, form, &written);
+        self.store.apply_move(change, &after.data).await?;
+        Ok(after)
     }
-}
-
-/// The effects of a move as outbox rows, written in the move's transaction.
-/// Cancelled deadlines need no row: a deadline's job checks, when it falls
-/// due, that the case still waits in the state that set it.
-fn outbox_items(outcome: &Outcome, now: DateTime<Utc>) -> Vec<OutboxItem> {
-    outcome
-        .effects
-        .iter()
-        .filter(|effect| !matches!(effect, Effect::CancelDeadlines { .. }))
-        .map(|effect| OutboxItem {
-            id: Uuid::now_v7(),
-            kind: match effect {
-                Effect::Notify { .. } => "notify",
-                Effect::ScheduleDeadline { .. } => "schedule_deadline",
-                Effect::CancelDeadlines { .. } => "cancel_deadlines",
-                Effect::StartCase { .. } => "start_case",
-                Effect::FireLinked { .. } => "fire_linked",
-            }
-            .to_owned(),
-            payload: serde_json::to_string(effect)
-                .unwrap_or_else(|_| "null".to_owned())
-                .into(),
-            available_at: now,
-        })
-        .collect()
 }
