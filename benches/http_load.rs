@@ -15,7 +15,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
@@ -414,15 +414,15 @@ async fn open_cases(mut client: Client, next: Arc<AtomicUsize>, cases: usize) ->
 #[derive(Clone)]
 enum Until {
     Time(Instant),
-    /// Once no firing client of the mixed phase is left.
-    FiresDone(Arc<AtomicUsize>),
+    /// Once the mixed phase's fires are done.
+    FiresDone(Arc<AtomicBool>),
 }
 
 impl Until {
     fn reached(&self) -> bool {
         match self {
             Self::Time(at) => Instant::now() >= *at,
-            Self::FiresDone(firing) => firing.load(Ordering::Relaxed) == 0,
+            Self::FiresDone(done) => done.load(Ordering::Relaxed),
         }
     }
 }
@@ -511,22 +511,14 @@ async fn run(config: &Config) -> Result<Vec<Outcome>> {
         let (firing_clients, reading_clients) = mixed_clients(&config.concurrency);
         let mine: Arc<[String]> = mixed.into();
         let (next_fire, next_read) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-        let firing = Arc::new(AtomicUsize::new(firing_clients));
-        let fire = |client| {
-            let moves = move_cases(client, next_fire.clone(), mine.clone(), steps.clone());
-            let firing = firing.clone();
-            async move {
-                let tally = moves.await;
-                firing.fetch_sub(1, Ordering::Relaxed);
-                tally
-            }
-        };
-        let until = Until::FiresDone(firing.clone());
+        let fires_done = Arc::new(AtomicBool::new(false));
+        let fire = |client| move_cases(client, next_fire.clone(), mine.clone(), steps.clone());
+        let until = Until::FiresDone(fires_done.clone());
         let read = |client| read_cases(client, next_read.clone(), ids.clone(), until.clone());
         let fires = async {
             let fires = phase("mixed_fire", firing_clients, &addr, &token, fire).await;
             // Readers stop with the fires, also when those could not start.
-            firing.store(0, Ordering::Relaxed);
+            fires_done.store(true, Ordering::Relaxed);
             fires
         };
         let (fires, reads) = tokio::join!(

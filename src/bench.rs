@@ -258,25 +258,20 @@ pub async fn floor_phase(
     version: i64,
 ) -> Result<Measured, String> {
     let planned = (0..options.cases)
-        .map(|index| plan(definition, version, org, index).map(|plan| Mutex::new(Some(plan))))
+        .map(|index| plan(definition, version, org, index))
         .collect::<Result<Vec<_>, Refusal>>()
         .map_err(|refusal| format!("the engine refused a planned move: {refusal}"))?;
-    let planned: Arc<[Mutex<Option<Planned>>]> = planned.into();
-    let next = Arc::new(AtomicUsize::new(0));
+    let planned = Arc::new(Mutex::new(planned.into_iter()));
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..options.concurrency.max(1) {
-        let (store, next, planned) = (store.clone(), next.clone(), planned.clone());
+        let (store, planned) = (store.clone(), planned.clone());
         tasks.spawn(async move {
             let mut measured = Measured::default();
             loop {
-                let index = next.fetch_add(1, Ordering::Relaxed);
-                let Some(slot) = planned.get(index) else {
+                let next = planned.lock().ok().and_then(|mut planned| planned.next());
+                let Some(Planned { opening, moves }) = next else {
                     return Ok::<Measured, crate::storage::StoreError>(measured);
-                };
-                let taken = slot.lock().ok().and_then(|mut slot| slot.take());
-                let Some(Planned { opening, moves }) = taken else {
-                    continue;
                 };
                 store.insert_case(opening).await?;
                 for (change, data) in moves {

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::engine::{Catalog, Definition, Diagnostic, Outcome, Refusal};
+use crate::engine::{Catalog, Definition, Diagnostic, Refusal};
 use crate::metrics::Metrics;
 use crate::rules::{Actor, Bindings};
 
@@ -324,18 +324,18 @@ impl Service {
             &outcome.data,
         )
         .await?;
+        let written = Written {
+            actor: request.actor,
+            at: now,
+            request_id: request.request_id,
+        };
+        let (change, after) = rows::moved(&definition, &case, outcome, request.form, &written);
         let moved = self
-            .write_move(
-                &definition,
-                &case,
-                outcome,
-                request.actor,
-                request.form,
-                now,
-                request.request_id,
-            )
+            .store
+            .apply_move(change, &after.data)
             .await
-            .map(Arc::new);
+            .map(|()| Arc::new(after))
+            .map_err(ServiceError::from);
         match &moved {
             Ok(after) => self.remember(after.clone()),
             Err(_) => self.forget(request.org, case_id),
@@ -365,26 +365,5 @@ impl Service {
         if let Ok(mut recent) = self.recent.lock() {
             recent.remove(&(org, id));
         }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn write_move(
-        &self,
-        definition: &Definition,
-        case: &CaseRecord,
-        outcome: Outcome,
-        actor: &Actor,
-        form: &Value,
-        now: DateTime<Utc>,
-        request_id: Option<&str>,
-    ) -> ServiceResult<CaseRecord> {
-        let written = Written {
-            actor,
-            at: now,
-            request_id,
-        };
-        let (change, after) = rows::moved(definition, case, outcome, form, &written);
-        self.store.apply_move(change, &after.data).await?;
-        Ok(after)
     }
 }
