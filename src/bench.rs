@@ -24,6 +24,9 @@ pub struct BenchOptions {
     /// Appends `CASE_ID VERSION` after every acknowledged move (for crash tests).
     pub ack_log: Option<PathBuf>,
     pub floor: bool,
+    /// Also writes the floor's rows one transaction per write, the reference
+    /// group commit is measured against.
+    pub single: bool,
 }
 
 /// Latencies of one phase.

@@ -80,6 +80,11 @@ enum Command {
         /// memory before its clock starts: about 40 KB a case).
         #[arg(long)]
         no_floor: bool,
+        /// Also write the floor's rows with each write in a transaction of its
+        /// own, from as many connections as `--concurrency` (one on SQLite), and
+        /// report what group commit gains over that.
+        #[arg(long)]
+        single: bool,
         /// Append `CASE_ID VERSION` after every acknowledged move (crash tests).
         #[arg(long, hide = true)]
         ack_log: Option<PathBuf>,
@@ -222,6 +227,7 @@ fn with_database(cli: &Cli, command: &Command, out: &mut dyn Write, err: &mut dy
                 cases,
                 concurrency,
                 no_floor,
+                single,
                 ack_log,
             } => {
                 let options = BenchOptions {
@@ -229,6 +235,7 @@ fn with_database(cli: &Cli, command: &Command, out: &mut dyn Write, err: &mut dy
                     concurrency: *concurrency,
                     ack_log: ack_log.clone(),
                     floor: !no_floor,
+                    single: *single,
                 };
                 commands::bench(&settings, &options, out, err).await
             }

@@ -105,12 +105,25 @@ fn organisations_and_users_are_administered_from_the_command_line() {
 #[test]
 fn bench_prints_its_numbers_last_and_the_trail_verifies() {
     let db = Db::new();
-    let bench = db.run(&["bench", "--cases", "40", "--concurrency", "4"], "");
+    let bench = db.run(
+        &["bench", "--cases", "40", "--concurrency", "4", "--single"],
+        "",
+    );
     assert_eq!(bench.status.code(), Some(0), "{}", text(&bench.stderr));
     let out = text(&bench.stdout);
     assert!(
         out.lines()
             .any(|line| line.starts_with("floor_transitions_per_s=")),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|line| line.starts_with("single_transitions_per_s=")),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|line| line.starts_with("group_commit_gain=")),
         "{out}"
     );
     let last = out.lines().last().unwrap_or_default();
@@ -129,13 +142,14 @@ fn bench_prints_its_numbers_last_and_the_trail_verifies() {
         text(&verified.stdout)
     );
     assert!(
-        text(&verified.stdout).contains("verified 80 case trail(s): 0 break(s)"),
+        text(&verified.stdout).contains("verified 120 case trail(s): 0 break(s)"),
         "{}",
         text(&verified.stdout)
     );
 
-    // The floor writes the engine's own rows for a second set of the same
-    // cases: every kind of row comes in pairs.
+    // The floor, and the floor again one transaction per write, write the
+    // engine's own rows for more sets of the same cases: every kind of row
+    // comes in threes.
     let file = rusqlite::Connection::open(db.dir.path().join("cf.db")).expect("open the database");
     for sql in [
         "SELECT state || ' v' || version || ' ' || length(data), COUNT(*) FROM cases GROUP BY 1",
@@ -151,7 +165,7 @@ fn bench_prints_its_numbers_last_and_the_trail_verifies() {
             .expect("rows");
         assert!(!groups.is_empty(), "{sql}");
         assert!(
-            groups.iter().all(|(_, count)| count % 2 == 0),
+            groups.iter().all(|(_, count)| count % 3 == 0),
             "the floor's rows differ from the engine's: {groups:?}"
         );
     }

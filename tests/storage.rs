@@ -8,7 +8,7 @@ use std::sync::Arc;
 use caseflow::engine::Refusal;
 use caseflow::rules::Actor;
 use caseflow::service::{Service, ServiceError};
-use caseflow::storage::Store;
+use caseflow::storage::{Commits, Store};
 use common::db::{databases, service, shipped_referral};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -120,6 +120,63 @@ async fn fifty_staff_pressing_the_same_button_make_exactly_one_move() {
             .await
             .expect("verify");
         assert_eq!((cases, breaks.len()), (1, 0), "{}: {breaks:?}", db.kind);
+    }
+}
+
+/// The reference `caseflow bench --single` measures group commit against:
+/// every write commits alone, from several connections at once on
+/// PostgreSQL, and a race still has exactly one winner.
+#[tokio::test]
+async fn one_transaction_per_write_commits_each_alone_and_keeps_one_winner() {
+    for db in databases().await {
+        db.store().await.close().await;
+        let alone = Commits::Alone { writers: 8 };
+        let store = Store::connect_with(&db.url, caseflow::config::Durability::Normal, alone)
+            .await
+            .expect("connect");
+        let service = service(store);
+        let org = org_with_referral(&service, "alone").await;
+        let before = service.store().batch_counts();
+        let mut opening = tokio::task::JoinSet::new();
+        for _ in 0..40 {
+            let service = service.clone();
+            opening.spawn(async move { open_referral(&service, org).await });
+        }
+        let opened: Vec<_> = opening
+            .join_all()
+            .await
+            .into_iter()
+            .collect::<Result<_, _>>()
+            .expect("open");
+        let after = service.store().batch_counts();
+        let (batches, writes) = (after.0 - before.0, after.1 - before.1);
+        assert_eq!(writes, 40, "{}", db.kind);
+        assert_eq!(batches, 40, "{}: a commit took several writes", db.kind);
+
+        let case = opened[0].id;
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..50 {
+            let service = service.clone();
+            tasks.spawn(async move {
+                let actor = Actor::user(format!("u-{i}"), vec!["clinician".to_owned()]);
+                service
+                    .fire(org, &actor, case, "assess", &assessment(), None, None)
+                    .await
+            });
+        }
+        let mut moved = 0;
+        while let Some(joined) = tasks.join_next().await {
+            match joined.expect("task") {
+                Ok(_) => moved += 1,
+                Err(
+                    ServiceError::Conflict(_) | ServiceError::Refused(Refusal::WrongState { .. }),
+                ) => {}
+                Err(other) => panic!("{}: unexpected {other:?}", db.kind),
+            }
+        }
+        assert_eq!(moved, 1, "{}", db.kind);
+        let (cases, breaks) = service.store().verify_audit(None).await.expect("verify");
+        assert_eq!((cases, breaks.len()), (40, 0), "{}: {breaks:?}", db.kind);
     }
 }
 

@@ -11,7 +11,7 @@ use crate::config::Settings;
 use crate::engine::Catalog;
 use crate::passwords::hash_password;
 use crate::service::Service;
-use crate::storage::Store;
+use crate::storage::{Commits, Store};
 
 /// Connects and migrates, saying what went wrong in one line.
 pub async fn open(settings: &Settings) -> Result<Store, String> {
@@ -317,6 +317,29 @@ pub async fn bench(
     } else {
         None
     };
+    let single = if options.single {
+        match single_phase(settings, org.id, options, &definition, published.version).await {
+            Ok(single) => {
+                let _ = writeln!(
+                    out,
+                    "single_transitions_per_s={:.0} single_p50_ms={:.2} single_p99_ms={:.2}",
+                    single.per_second(),
+                    single.percentile_ms(50.0),
+                    single.percentile_ms(99.0)
+                );
+                Some(single)
+            }
+            Err(error) => {
+                let _ = writeln!(
+                    err,
+                    "caseflow bench: one transaction per write failed: {error}"
+                );
+                return EXIT_PROBLEMS;
+            }
+        }
+    } else {
+        None
+    };
     store.close().await;
     match measured {
         Ok(measured) => {
@@ -325,6 +348,13 @@ pub async fn bench(
                     out,
                     "engine_overhead={:.2}x",
                     floor.per_second() / measured.per_second().max(1e-9)
+                );
+            }
+            if let Some(single) = single {
+                let _ = writeln!(
+                    out,
+                    "group_commit_gain={:.2}x",
+                    measured.per_second() / single.per_second().max(1e-9)
                 );
             }
             let _ = writeln!(
@@ -346,6 +376,27 @@ pub async fn bench(
             EXIT_PROBLEMS
         }
     }
+}
+
+/// The floor's rows once more, on fresh cases, each write committed in a
+/// transaction of its own from `concurrency` connections: what the engine's
+/// moves would make without group commit.
+async fn single_phase(
+    settings: &Settings,
+    org: Uuid,
+    options: &BenchOptions,
+    definition: &crate::engine::Definition,
+    version: i64,
+) -> Result<crate::bench::Measured, String> {
+    let commits = Commits::Alone {
+        writers: options.concurrency,
+    };
+    let store = Store::connect_with(&settings.database_url, settings.sqlite_durability, commits)
+        .await
+        .map_err(|error| error.to_string())?;
+    let single = floor_phase(store.clone(), org, options, definition, version).await;
+    store.close().await;
+    single
 }
 
 #[cfg(test)]

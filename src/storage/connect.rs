@@ -15,9 +15,33 @@ use crate::config::Durability;
 /// How long a writer waits for SQLite's lock before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How the case writer commits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Commits {
+    /// The writes that arrive together share one transaction (group commit).
+    Grouped,
+    /// Each write commits in a transaction of its own, `writers` at once on
+    /// PostgreSQL (SQLite writes one at a time): what one transaction per move
+    /// allows, the reference `caseflow bench --single` sets group commit beside.
+    Alone { writers: usize },
+}
+
 impl Store {
     /// Connects; a SQLite file is created on first use.
     pub async fn connect(url: &str, durability: Durability) -> StoreResult<Self> {
+        Self::connect_with(url, durability, Commits::Grouped).await
+    }
+
+    /// Connects, with the case writer committing as `commits` says.
+    pub async fn connect_with(
+        url: &str,
+        durability: Durability,
+        commits: Commits,
+    ) -> StoreResult<Self> {
+        let (writers, per_commit) = match commits {
+            Commits::Grouped => (POSTGRES_WRITERS, super::batch::MAX_BATCH),
+            Commits::Alone { writers } => (writers.max(1), 1),
+        };
         let (db, writer, file) = if url.starts_with("sqlite:") {
             // Set on every connection, so durability never depends on which
             // pooled connection something else reconfigured.
@@ -97,7 +121,7 @@ impl Store {
         let batch = match &writer {
             Db::Sqlite(_) => {
                 let writer = writer.clone();
-                super::batch::Writer::start(async move { Ok(writer) }, 1, file).await?
+                super::batch::Writer::start(async move { Ok(writer) }, 1, per_commit, file).await?
             }
             Db::Postgres(_) => {
                 // Connections of the group-commit writer alone: it applies
@@ -113,13 +137,13 @@ impl Store {
                 ]);
                 let connect = async move {
                     let pool = PgPoolOptions::new()
-                        .max_connections(POSTGRES_WRITERS as u32)
+                        .max_connections(writers as u32)
                         .acquire_timeout(Duration::from_secs(10))
                         .connect_with(options)
                         .await?;
                     Ok(Db::Postgres(pool))
                 };
-                super::batch::Writer::start(connect, POSTGRES_WRITERS, None).await?
+                super::batch::Writer::start(connect, writers, per_commit, None).await?
             }
         };
         Ok(Self {

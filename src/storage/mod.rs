@@ -34,6 +34,7 @@ pub use audit::{
 };
 pub use cases::{CaseFilter, CasePage, CaseRecord, Move, NewCase, OutboxItem};
 pub use clients::ClientQuery;
+pub use connect::Commits;
 pub use definitions::DefinitionRow;
 pub use jobs::FailedJob;
 pub use orgs::{Organisation, User};

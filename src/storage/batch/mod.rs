@@ -30,7 +30,7 @@ use held::{Held, IDLE_BEFORE_RELEASE};
 use reads::ReadLog;
 
 /// The most writes one transaction takes.
-const MAX_BATCH: usize = 256;
+pub(super) const MAX_BATCH: usize = 256;
 
 pub(super) enum WriteOp {
     Insert(Box<NewCase>, JsonText),
@@ -129,14 +129,18 @@ impl Writer {
     /// `connect` runs there too, so a PostgreSQL connection is driven by the
     /// runtime that uses it.
     /// On SQLite, `file` is how the writer opens its own connection.
+    /// A transaction takes at most `per_commit` writes (`MAX_BATCH`, or 1 for
+    /// the bench's reference without group commit).
     pub(super) async fn start<C>(
         connect: C,
         writers: usize,
+        per_commit: usize,
         file: Option<SqliteFile>,
     ) -> StoreResult<Self>
     where
         C: Future<Output = StoreResult<Db>> + Send + 'static,
     {
+        let per_commit = per_commit.clamp(1, MAX_BATCH);
         let (jobs, queue) = mpsc::channel(MAX_BATCH * 4);
         let queue = Arc::new(tokio::sync::Mutex::new(queue));
         let counts = Arc::new(Counts::default());
@@ -173,6 +177,7 @@ impl Writer {
                                 shared.clone(),
                                 pending.clone(),
                                 Held::new(file.clone()),
+                                per_commit,
                             ))
                         })
                         .collect();
@@ -257,9 +262,10 @@ async fn run(
     counts: Arc<Counts>,
     log: Arc<ReadLog>,
     mut held: Held,
+    per_commit: usize,
 ) {
     let pending_reads = || log.lock();
-    let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut batch = Vec::with_capacity(per_commit);
     loop {
         // Hold the queue only while taking a batch, so another writer can
         // take the next one while this one commits.
@@ -267,7 +273,7 @@ async fn run(
             let mut queue = queue.lock().await;
             // The pool's write connection is kept through a short pause (see `Held`).
             let soon = if queue.is_empty() && held.holds() {
-                let next = queue.recv_many(&mut batch, MAX_BATCH);
+                let next = queue.recv_many(&mut batch, per_commit);
                 tokio::time::timeout(IDLE_BEFORE_RELEASE, next).await.ok()
             } else {
                 None
@@ -280,7 +286,7 @@ async fn run(
                 }
                 // Read only now: rows may have come while another writer held the queue.
                 let due = pending_reads().due();
-                let next = queue.recv_many(&mut batch, MAX_BATCH);
+                let next = queue.recv_many(&mut batch, per_commit);
                 match due {
                     Some(due) => tokio::time::timeout_at(due, next).await.ok(),
                     None => Some(next.await),
