@@ -259,6 +259,7 @@ pub async fn floor_phase(
     options: &BenchOptions,
     definition: &Definition,
     version: i64,
+    progress: &indicatif::ProgressBar,
 ) -> Result<Measured, String> {
     let planned = (0..options.cases)
         .map(|index| plan(definition, version, org, index))
@@ -268,7 +269,7 @@ pub async fn floor_phase(
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..options.concurrency.max(1) {
-        let (store, planned) = (store.clone(), planned.clone());
+        let (store, planned, progress) = (store.clone(), planned.clone(), progress.clone());
         tasks.spawn(async move {
             let mut measured = Measured::default();
             loop {
@@ -285,6 +286,7 @@ pub async fn floor_phase(
                         .push(began.elapsed().as_micros() as u64);
                     measured.transitions += 1;
                 }
+                progress.inc(1);
             }
         });
     }

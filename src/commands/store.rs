@@ -264,13 +264,7 @@ pub async fn bench(
         options.cases,
         options.concurrency
     );
-    let progress = indicatif::ProgressBar::new(options.cases as u64);
-    progress.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{elapsed_precise} [{bar:40}] {pos}/{len} cases {per_sec}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
+    let progress = cases_bar(options.cases, "engine");
     // Compiled before the engine phase takes the service; the floor runs the
     // engine with it to make its rows ahead of its clock.
     let definition = match service
@@ -290,15 +284,18 @@ pub async fn bench(
     let (batches, writes) = (batches - before.0, writes - before.1);
     // The engine runs first, on the same database state a fresh bench sees; the floor after it.
     let floor = if options.floor {
-        match floor_phase(
+        let progress = cases_bar(options.cases, "floor");
+        let floor = floor_phase(
             store.clone(),
             org.id,
             options,
             &definition,
             published.version,
+            &progress,
         )
-        .await
-        {
+        .await;
+        progress.finish_and_clear();
+        match floor {
             Ok(floor) => {
                 let _ = writeln!(
                     out,
@@ -394,9 +391,24 @@ async fn single_phase(
     let store = Store::connect_with(&settings.database_url, settings.sqlite_durability, commits)
         .await
         .map_err(|error| error.to_string())?;
-    let single = floor_phase(store.clone(), org, options, definition, version).await;
+    let progress = cases_bar(options.cases, "one transaction per write");
+    let single = floor_phase(store.clone(), org, options, definition, version, &progress).await;
+    progress.finish_and_clear();
     store.close().await;
     single
+}
+
+/// A progress bar over a phase's cases (drawn only on a terminal).
+fn cases_bar(cases: usize, phase: &str) -> indicatif::ProgressBar {
+    let progress = indicatif::ProgressBar::new(cases as u64);
+    progress.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:40}] {pos}/{len} cases {per_sec} {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    progress.set_message(phase.to_owned());
+    progress
 }
 
 #[cfg(test)]
