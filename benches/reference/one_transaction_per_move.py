@@ -10,6 +10,9 @@ uses (four moves each). Run it beside `caseflow bench --cases 20000
 --concurrency 32` and alternate the two (BENCHMARKS.md, session 15):
 
     python3 benches/reference/one_transaction_per_move.py 20000
+
+With `--memory` the same moves run on dicts with no database (the issue's "in
+memory" figure), beside `cargo bench --bench engine`'s `fire`.
 """
 
 import json
@@ -42,6 +45,34 @@ STEPS = [
 ]
 
 
+def move(snapshot: dict, state: str, step: tuple) -> tuple:
+    """The move's checks and new snapshot, as JSON text."""
+    source, target, form, required = step
+    if state != source:
+        raise SystemExit(f"the case is in {state}, not {source}")
+    for field, kind in required.items():
+        if not isinstance(form.get(field), kind):
+            raise SystemExit(f"the form's {field} is missing or not a {kind.__name__}")
+    snapshot.update(form)
+    return target, json.dumps(snapshot), json.dumps(form)
+
+
+def in_memory(cases: int) -> None:
+    """The moves with no database: each case a dict, its audit a list."""
+    store = {str(uuid.uuid4()): ("submitted", json.dumps(CLIENT), 1) for _ in range(cases)}
+    audit = []
+    moves = 0
+    started = time.perf_counter()
+    for step in STEPS:
+        for case, (state, data, version) in store.items():
+            target, snapshot, form = move(json.loads(data), state, step)
+            store[case] = (target, snapshot, version + 1)
+            audit.append((case, version + 1, state, target, form, time.time()))
+            moves += 1
+    elapsed = time.perf_counter() - started
+    print(f"in memory (python dicts): {moves / elapsed:.0f} moves/s ({moves} in {elapsed:.2f} s)")
+
+
 def main(cases: int) -> None:
     with tempfile.TemporaryDirectory() as folder:
         db = sqlite3.connect(os.path.join(folder, "reference.db"), isolation_level=None)
@@ -57,24 +88,18 @@ def main(cases: int) -> None:
                            [(case, json.dumps(CLIENT), time.time()) for case in ids])
         moves = 0
         started = time.perf_counter()
-        for (source, target, form, required) in STEPS:
+        for step in STEPS:
             for case in ids:
                 db.execute("BEGIN IMMEDIATE")
                 state, data, version = db.execute(
                     "SELECT state, data, version FROM cases WHERE id = ?", (case,)).fetchone()
-                if state != source:
-                    raise SystemExit(f"{case} is in {state}, not {source}")
-                for field, kind in required.items():
-                    if not isinstance(form.get(field), kind):
-                        raise SystemExit(f"the form's {field} is missing or not a {kind.__name__}")
-                snapshot = json.loads(data)
-                snapshot.update(form)
+                target, snapshot, form = move(json.loads(data), state, step)
                 now = time.time()
                 db.execute("UPDATE cases SET state = ?, data = ?, version = ?, updated_at = ?"
                            " WHERE id = ? AND version = ?",
-                           (target, json.dumps(snapshot), version + 1, now, case, version))
+                           (target, snapshot, version + 1, now, case, version))
                 db.execute("INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?)",
-                           (case, version + 1, source, target, json.dumps(form), now))
+                           (case, version + 1, state, target, form, now))
                 db.execute("COMMIT")
                 moves += 1
         elapsed = time.perf_counter() - started
@@ -83,4 +108,6 @@ def main(cases: int) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 20000)
+    arguments = [argument for argument in sys.argv[1:] if argument != "--memory"]
+    count = int(arguments[0]) if arguments else 20000
+    (in_memory if "--memory" in sys.argv[1:] else main)(count)
