@@ -72,8 +72,10 @@ enum Command {
     },
     /// Drive referral cases through the engine and the configured database.
     Bench {
+        /// Referral cases to open and take through their script (3.7 moves each on average).
         #[arg(long, default_value_t = 2000)]
         cases: usize,
+        /// Cases moved at once, each by a task of its own.
         #[arg(long, default_value_t = 16)]
         concurrency: usize,
         /// Skip measuring the storage floor (it makes every case's rows in
@@ -82,7 +84,8 @@ enum Command {
         no_floor: bool,
         /// Also write the floor's rows with each write in a transaction of its
         /// own, from as many connections as `--concurrency` (one on SQLite), and
-        /// report what group commit gains over that.
+        /// report what group commit gains over that (its rows too are made in
+        /// memory before its clock starts).
         #[arg(long)]
         single: bool,
         /// Append `CASE_ID VERSION` after every acknowledged move (crash tests).
