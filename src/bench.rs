@@ -132,13 +132,37 @@ impl AckLog {
     }
 }
 
+/// A progress bar over a phase's cases, drawn only on a terminal and cleared
+/// when the phase ends.
+struct CasesBar(indicatif::ProgressBar);
+
+impl CasesBar {
+    fn new(cases: usize, phase: &str) -> Self {
+        let bar = indicatif::ProgressBar::new(cases as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{elapsed_precise} [{bar:40}] {pos}/{len} cases {per_sec} {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar.set_message(phase.to_owned());
+        Self(bar)
+    }
+}
+
+impl Drop for CasesBar {
+    fn drop(&mut self) {
+        self.0.finish_and_clear();
+    }
+}
+
 /// Runs the engine phase: `options.cases` cases across `options.concurrency` tasks.
 pub async fn engine_phase(
     service: Arc<Service>,
     org: Uuid,
     options: &BenchOptions,
-    progress: &indicatif::ProgressBar,
 ) -> ServiceResult<Measured> {
+    let bar = CasesBar::new(options.cases, "engine");
     let next = Arc::new(AtomicUsize::new(0));
     let ack = match &options.ack_log {
         Some(path) => Some(Arc::new(AckLog(Mutex::new(
@@ -159,7 +183,7 @@ pub async fn engine_phase(
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..options.concurrency.max(1) {
         let (service, next, ack, progress) =
-            (service.clone(), next.clone(), ack.clone(), progress.clone());
+            (service.clone(), next.clone(), ack.clone(), bar.0.clone());
         let cases = options.cases;
         tasks.spawn(async move {
             let mut measured = Measured::default();
@@ -251,16 +275,17 @@ fn plan(
 }
 
 /// The storage floor: the rows the engine phase writes (the engine's own,
-/// made beforehand for a fresh set of cases), written with no engine work on
-/// the clock.
+/// made beforehand for a fresh set of cases), written on `store` with no
+/// engine work on the clock; `phase` names it on the progress bar.
 pub async fn floor_phase(
     store: Store,
     org: Uuid,
     options: &BenchOptions,
     definition: &Definition,
     version: i64,
-    progress: &indicatif::ProgressBar,
+    phase: &str,
 ) -> Result<Measured, String> {
+    let bar = CasesBar::new(options.cases, phase);
     let planned = (0..options.cases)
         .map(|index| plan(definition, version, org, index))
         .collect::<Result<Vec<_>, Refusal>>()
@@ -269,7 +294,7 @@ pub async fn floor_phase(
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..options.concurrency.max(1) {
-        let (store, planned, progress) = (store.clone(), planned.clone(), progress.clone());
+        let (store, planned, progress) = (store.clone(), planned.clone(), bar.0.clone());
         tasks.spawn(async move {
             let mut measured = Measured::default();
             loop {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use super::{EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE};
-use crate::bench::{BenchOptions, engine_phase, floor_phase};
+use crate::bench::{BenchOptions, Measured, engine_phase, floor_phase};
 use crate::config::Settings;
 use crate::engine::Catalog;
 use crate::passwords::hash_password;
@@ -264,7 +264,6 @@ pub async fn bench(
         options.cases,
         options.concurrency
     );
-    let progress = cases_bar(options.cases, "engine");
     // Compiled before the engine phase takes the service; the floor runs the
     // engine with it to make its rows ahead of its clock.
     let definition = match service
@@ -278,64 +277,35 @@ pub async fn bench(
         }
     };
     let before = store.batch_counts();
-    let measured = engine_phase(service, org.id, options, &progress).await;
-    progress.finish_and_clear();
+    let measured = engine_phase(service, org.id, options).await;
     let (batches, writes) = store.batch_counts();
     let (batches, writes) = (batches - before.0, writes - before.1);
     // The engine runs first, on the same database state a fresh bench sees; the floor after it.
-    let floor = if options.floor {
-        let progress = cases_bar(options.cases, "floor");
-        let floor = floor_phase(
-            store.clone(),
-            org.id,
-            options,
-            &definition,
-            published.version,
-            &progress,
-        )
-        .await;
-        progress.finish_and_clear();
-        match floor {
-            Ok(floor) => {
-                let _ = writeln!(
-                    out,
-                    "floor_transitions_per_s={:.0} floor_p50_ms={:.2} floor_p99_ms={:.2}",
-                    floor.per_second(),
-                    floor.percentile_ms(50.0),
-                    floor.percentile_ms(99.0)
-                );
-                Some(floor)
-            }
-            Err(error) => {
-                let _ = writeln!(err, "caseflow bench: storage floor failed: {error}");
-                return EXIT_PROBLEMS;
-            }
+    let floor = floor_phase(
+        store.clone(),
+        org.id,
+        options,
+        &definition,
+        published.version,
+        "floor",
+    );
+    let floor = match reported(options.floor, "floor_", floor, out).await {
+        Ok(floor) => floor,
+        Err(error) => {
+            let _ = writeln!(err, "caseflow bench: storage floor failed: {error}");
+            return EXIT_PROBLEMS;
         }
-    } else {
-        None
     };
-    let single = if options.single {
-        match single_phase(settings, org.id, options, &definition, published.version).await {
-            Ok(single) => {
-                let _ = writeln!(
-                    out,
-                    "single_transitions_per_s={:.0} single_p50_ms={:.2} single_p99_ms={:.2}",
-                    single.per_second(),
-                    single.percentile_ms(50.0),
-                    single.percentile_ms(99.0)
-                );
-                Some(single)
-            }
-            Err(error) => {
-                let _ = writeln!(
-                    err,
-                    "caseflow bench: one transaction per write failed: {error}"
-                );
-                return EXIT_PROBLEMS;
-            }
+    let single = single_phase(settings, org.id, options, &definition, published.version);
+    let single = match reported(options.single, "single_", single, out).await {
+        Ok(single) => single,
+        Err(error) => {
+            let _ = writeln!(
+                err,
+                "caseflow bench: one transaction per write failed: {error}"
+            );
+            return EXIT_PROBLEMS;
         }
-    } else {
-        None
     };
     store.close().await;
     match measured {
@@ -359,13 +329,7 @@ pub async fn bench(
                 "writes_per_commit={:.1}",
                 writes as f64 / batches.max(1) as f64
             );
-            let _ = writeln!(
-                out,
-                "transitions_per_s={:.0} p50_ms={:.2} p99_ms={:.2}",
-                measured.per_second(),
-                measured.percentile_ms(50.0),
-                measured.percentile_ms(99.0)
-            );
+            let _ = writeln!(out, "{}", phase_line("", &measured));
             EXIT_OK
         }
         Err(error) => {
@@ -384,31 +348,42 @@ async fn single_phase(
     options: &BenchOptions,
     definition: &crate::engine::Definition,
     version: i64,
-) -> Result<crate::bench::Measured, String> {
+) -> Result<Measured, String> {
     let commits = Commits::Alone {
         writers: options.concurrency,
     };
     let store = Store::connect_with(&settings.database_url, settings.sqlite_durability, commits)
         .await
         .map_err(|error| error.to_string())?;
-    let progress = cases_bar(options.cases, "one transaction per write");
-    let single = floor_phase(store.clone(), org, options, definition, version, &progress).await;
-    progress.finish_and_clear();
+    let phase = "one transaction per write";
+    let single = floor_phase(store.clone(), org, options, definition, version, phase).await;
     store.close().await;
     single
 }
 
-/// A progress bar over a phase's cases (drawn only on a terminal).
-fn cases_bar(cases: usize, phase: &str) -> indicatif::ProgressBar {
-    let progress = indicatif::ProgressBar::new(cases as u64);
-    progress.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{elapsed_precise} [{bar:40}] {pos}/{len} cases {per_sec} {msg}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    progress.set_message(phase.to_owned());
-    progress
+/// Runs `phase` if `wanted` and prints its line, its keys led by `key`.
+async fn reported(
+    wanted: bool,
+    key: &str,
+    phase: impl Future<Output = Result<Measured, String>>,
+    out: &mut dyn Write,
+) -> Result<Option<Measured>, String> {
+    if !wanted {
+        return Ok(None);
+    }
+    let measured = phase.await?;
+    let _ = writeln!(out, "{}", phase_line(key, &measured));
+    Ok(Some(measured))
+}
+
+/// `{key}transitions_per_s=X {key}p50_ms=Y {key}p99_ms=Z`.
+fn phase_line(key: &str, measured: &Measured) -> String {
+    format!(
+        "{key}transitions_per_s={:.0} {key}p50_ms={:.2} {key}p99_ms={:.2}",
+        measured.per_second(),
+        measured.percentile_ms(50.0),
+        measured.percentile_ms(99.0)
+    )
 }
 
 #[cfg(test)]
